@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Strata",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "pacs", targets: ["pacs"]),
+        .executable(name: "workstation", targets: ["workstation"]),
+        .library(name: "DICOM", targets: ["DICOM"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries from the system (Debian -dev packages), entered through module maps.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+        // Data dictionary, dataset model, Part 10 I/O, transfer syntaxes, DICOM JSON.
+        .target(name: "DICOM", dependencies: ["CZlib"]),
+        // Pixel codecs and fidelity metrics.
+        .target(name: "Codecs", dependencies: ["DICOM"]),
+        // Storage tiers: durable file placement, hashing, later migration, recall and prefetch.
+        .target(name: "Tiering", dependencies: ["CCrypto"]),
+        // Ingest, index, policies and the services of `pacs`.
+        .target(name: "PacsServer", dependencies: [
+            "DICOM", "Codecs", "Tiering",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The reading client.
+        .target(name: "Workstation", dependencies: ["DICOM"]),
+
+        .executableTarget(name: "pacs", dependencies: [
+            "PacsServer", "DICOM",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "workstation", dependencies: [
+            "Workstation",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "DICOMTests", dependencies: ["DICOM"], path: "Tests/DICOMTests"),
+        .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DICOM"], path: "Tests/CodecsTests"),
+        .testTarget(name: "TieringTests", dependencies: ["Tiering"], path: "Tests/TieringTests"),
+        .testTarget(name: "PacsServerTests", dependencies: ["PacsServer", "DICOM", "Tiering"], path: "Tests/PacsServerTests"),
+        .testTarget(name: "WorkstationTests", dependencies: ["Workstation"], path: "Tests/WorkstationTests"),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,138 @@
+import Foundation
+
+/// A DICOM Part 10 file (PS3.10 7): preamble, "DICM", file meta information (group 0002, always Explicit VR
+/// Little Endian) and the dataset in the transfer syntax the meta names. Also reads what real archives hold
+/// besides: files without preamble, without meta (a bare dataset), and meta with a missing or wrong group length.
+public struct DicomFile: Equatable, Sendable {
+    public var meta: DataSet
+    public var dataSet: DataSet
+    /// The syntax the dataset was read in (and is written in, except big endian, which is written as explicit LE).
+    public var transferSyntax: TransferSyntax
+    /// Byte offset where the dataset started in the file that was read (after the meta information).
+    public private(set) var dataSetOffset: Int = 0
+
+    public init(meta: DataSet, dataSet: DataSet, transferSyntax: TransferSyntax) {
+        self.meta = meta
+        self.dataSet = dataSet
+        self.transferSyntax = transferSyntax
+    }
+
+    public static func read(contentsOf url: URL) throws -> DicomFile {
+        try read(Array(try Data(contentsOf: url)))
+    }
+
+    public static func read(_ bytes: [UInt8]) throws -> DicomFile {
+        guard bytes.count >= 8 else { throw DICOMError.notDICOM(reason: "only \(bytes.count) bytes") }
+        let magic = Array("DICM".utf8)
+        var position: Int
+        if bytes.count >= 132, Array(bytes[128..<132]) == magic {
+            position = 132
+        } else if Array(bytes[0..<4]) == magic {
+            position = 4
+        } else {
+            position = 0
+        }
+
+        // File meta information: every group 0002 element, whatever (0002,0000) claims.
+        var metaReader = DataSetReader(bytes: bytes, position: position, explicitVR: true)
+        let meta = try metaReader.readDataSet(end: bytes.count, onlyGroup: 0x0002)
+        position = metaReader.position
+        if position == 0 {
+            guard Self.looksLikeDataSet(bytes) else {
+                throw DICOMError.notDICOM(reason: "no DICM prefix and the first bytes are not a DICOM element")
+            }
+        }
+
+        var syntax: TransferSyntax
+        if let uid = meta.string(.transferSyntaxUID) {
+            guard let known = TransferSyntax(uid: uid) else { throw DICOMError.unknownTransferSyntax(uid: uid) }
+            syntax = known
+        } else {
+            syntax = Self.hasExplicitVR(bytes, at: position) ? .explicitVRLittleEndian : .implicitVRLittleEndian
+        }
+
+        var body = bytes
+        var bodyStart = position
+        if syntax.deflated {
+            body = try Deflate.inflate(bytes[position...])
+            bodyStart = 0
+        }
+        // Some writers declare one VR encoding and use the other: trust the bytes.
+        var explicitVR = syntax.explicitVR
+        if explicitVR, syntax.littleEndian, body.count - bodyStart >= 8, !Self.hasExplicitVR(body, at: bodyStart) {
+            explicitVR = false
+        } else if !explicitVR, Self.hasExplicitVR(body, at: bodyStart), Self.explicitVRMatchesDictionary(body, at: bodyStart) {
+            explicitVR = true
+        }
+        // (Offsets in errors from a deflated dataset count from the start of the inflated bytes.)
+        var reader = DataSetReader(bytes: body, position: bodyStart, explicitVR: explicitVR, bigEndian: !syntax.littleEndian)
+        let dataSet = try reader.readDataSet(end: body.count)
+        if explicitVR != syntax.explicitVR, !syntax.encapsulated {
+            syntax = explicitVR ? .explicitVRLittleEndian : .implicitVRLittleEndian
+        }
+        var file = DicomFile(meta: meta, dataSet: dataSet, transferSyntax: syntax)
+        file.dataSetOffset = position
+        return file
+    }
+
+    /// Encodes the file: a zero preamble, "DICM", the meta with a correct group length, then the dataset.
+    public func encoded() throws -> [UInt8] {
+        var syntax = transferSyntax
+        if !syntax.littleEndian { syntax = .explicitVRLittleEndian }
+        var meta = self.meta
+        meta.remove(.fileMetaInformationGroupLength)
+        meta.set(.transferSyntaxUID, .UI, syntax.uid)
+        let metaBytes = try DataSetWriter.encode(meta, explicitVR: true)
+        var groupLength = DataSet()
+        groupLength.set(.fileMetaInformationGroupLength, uint32: UInt32(metaBytes.count))
+
+        var out = [UInt8](repeating: 0, count: 128)
+        out.append(contentsOf: "DICM".utf8)
+        out.append(contentsOf: try DataSetWriter.encode(groupLength, explicitVR: true))
+        out.append(contentsOf: metaBytes)
+        let body = try DataSetWriter.encode(dataSet, explicitVR: syntax.explicitVR)
+        out.append(contentsOf: syntax.deflated ? try Deflate.deflate(body) : body)
+        return out
+    }
+
+    /// Builds a file for a dataset received without meta information (C-STORE, STOW-RS, bare files).
+    public static func wrapping(_ dataSet: DataSet, transferSyntax: TransferSyntax, sourceAE: String? = nil) throws -> DicomFile {
+        guard let sopClass = dataSet.string(.sopClassUID) else { throw DICOMError.missingAttribute(.sopClassUID) }
+        guard let sopInstance = dataSet.string(.sopInstanceUID) else { throw DICOMError.missingAttribute(.sopInstanceUID) }
+        var meta = DataSet()
+        meta.set(Element(tag: .fileMetaInformationVersion, vr: .OB, bytes: [0, 1]))
+        meta.set(.mediaStorageSOPClassUID, .UI, sopClass)
+        meta.set(.mediaStorageSOPInstanceUID, .UI, sopInstance)
+        meta.set(.transferSyntaxUID, .UI, transferSyntax.uid)
+        meta.set(.implementationClassUID, .UI, Implementation.classUID)
+        meta.set(.implementationVersionName, .SH, Implementation.versionName)
+        if let sourceAE { meta.set(.sourceApplicationEntityTitle, .AE, sourceAE) }
+        return DicomFile(meta: meta, dataSet: dataSet, transferSyntax: transferSyntax)
+    }
+
+    /// The first element header carries two VR letters where Explicit VR puts them.
+    static func hasExplicitVR(_ bytes: [UInt8], at position: Int) -> Bool {
+        guard bytes.count - position >= 6 else { return false }
+        return VR(byte0: bytes[position + 4], byte1: bytes[position + 5]) != nil
+    }
+
+    private static func explicitVRMatchesDictionary(_ bytes: [UInt8], at position: Int) -> Bool {
+        guard let vr = VR(byte0: bytes[position + 4], byte1: bytes[position + 5]) else { return false }
+        let tag = Tag(UInt16(bytes[position]) | UInt16(bytes[position + 1]) << 8, UInt16(bytes[position + 2]) | UInt16(bytes[position + 3]) << 8)
+        return DataDictionary.entry(for: tag)?.vrs.contains(vr) ?? false
+    }
+
+    /// A bare dataset starts with a plausible little-endian tag of a low group (0008 is the usual first).
+    private static func looksLikeDataSet(_ bytes: [UInt8]) -> Bool {
+        let group = UInt16(bytes[0]) | UInt16(bytes[1]) << 8
+        let tag = Tag(group, UInt16(bytes[2]) | UInt16(bytes[3]) << 8)
+        return group >= 0x0002 && group <= 0x0010 && group % 2 == 0 && (tag.isGroupLength || DataDictionary.entry(for: tag) != nil)
+    }
+}
+
+/// Who we are in file meta information and association negotiation.
+public enum Implementation {
+    /// A UUID-derived UID (PS3.5 B.2), fixed for this implementation.
+    public static let classUID = "2.25.199283047813049183094751220563217645141"
+    public static let versionName = "STRATA_010"
+}

@@ -1,0 +1,81 @@
+import GRDB
+
+/// The index schema, one migration per shipped change, in order. Never edit a shipped migration: add one.
+enum IndexSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: patients, studies, series, instances, stored files") { db in
+            try db.create(table: "patient") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("patient_id", .text).notNull()
+                t.column("issuer", .text).notNull()
+                t.column("name", .text).notNull()
+                /// Upper-cased name for case-insensitive wildcard matching.
+                t.column("name_key", .text).notNull()
+                t.column("birth_date", .text).notNull()
+                t.column("sex", .text).notNull()
+                t.uniqueKey(["patient_id", "issuer"])
+            }
+            try db.create(index: "patient_name_key", on: "patient", columns: ["name_key"])
+
+            try db.create(table: "study") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("uid", .text).notNull().unique()
+                t.column("patient_ref", .integer).notNull().references("patient")
+                t.column("date", .text).notNull()
+                t.column("time", .text).notNull()
+                t.column("accession", .text).notNull()
+                t.column("description", .text).notNull()
+                t.column("referring_physician", .text).notNull()
+                t.column("study_id", .text).notNull()
+                t.column("status", .integer).notNull().defaults(to: 1)
+                t.column("received_at", .double).notNull()
+            }
+            try db.create(index: "study_patient", on: "study", columns: ["patient_ref"])
+            try db.create(index: "study_date", on: "study", columns: ["date"])
+            try db.create(index: "study_accession", on: "study", columns: ["accession"])
+
+            try db.create(table: "series") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("uid", .text).notNull().unique()
+                t.column("study_ref", .integer).notNull().references("study")
+                t.column("modality", .text).notNull()
+                t.column("number", .integer)
+                t.column("description", .text).notNull()
+                t.column("body_part", .text).notNull()
+                t.column("received_at", .double).notNull()
+            }
+            try db.create(index: "series_study", on: "series", columns: ["study_ref"])
+            try db.create(index: "series_modality", on: "series", columns: ["modality"])
+
+            try db.create(table: "instance") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("uid", .text).notNull().unique()
+                t.column("series_ref", .integer).notNull().references("series")
+                t.column("sop_class_uid", .text).notNull()
+                t.column("number", .integer)
+                t.column("rows", .integer)
+                t.column("columns", .integer)
+                t.column("frames", .integer).notNull()
+                t.column("received_at", .double).notNull()
+            }
+            try db.create(index: "instance_series", on: "instance", columns: ["series_ref"])
+
+            try db.create(table: "stored_file") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("instance_ref", .integer).notNull().references("instance")
+                t.column("version", .text).notNull()
+                t.column("variant", .text).notNull()
+                t.column("tier", .text).notNull()
+                t.column("path", .text).notNull()
+                t.column("size", .integer).notNull()
+                t.column("sha256", .text).notNull()
+                t.column("transfer_syntax", .text).notNull()
+                t.column("created_at", .double).notNull()
+                t.uniqueKey(["instance_ref", "version", "variant", "tier"])
+                t.uniqueKey(["tier", "path"])
+            }
+        }
+        return migrator
+    }
+}

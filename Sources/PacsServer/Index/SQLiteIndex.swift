@@ -1,0 +1,255 @@
+import Foundation
+import GRDB
+
+/// The index in SQLite (WAL, full synchronous commits) through GRDB. All SQL of the index lives here,
+/// written in the portable subset (no SQLite-only functions), so another database can follow.
+public final class SQLiteIndex: ImageIndex {
+    private let pool: DatabasePool
+
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            // A commit returns only once it is on disk: an acknowledged image survives a power cut.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        configuration.busyMode = .timeout(30)
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try IndexSchema.migrator.migrate(pool)
+    }
+
+    public func record(_ a: IndexedAttributes, original: StoredFile, receivedAt: Double) throws -> RecordOutcome {
+        try pool.write { db in
+            if let existing = try Self.original(db, sopInstanceUID: a.sopInstanceUID) { return .exists(existing) }
+            let patient = try Self.patientRef(db, a)
+            let study = try Self.studyRef(db, a, patient: patient, receivedAt: receivedAt)
+            let series = try Self.seriesRef(db, a, study: study, receivedAt: receivedAt)
+            try db.execute(sql: """
+                INSERT INTO instance (uid, series_ref, sop_class_uid, number, rows, columns, frames, received_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [a.sopInstanceUID, series, a.sopClassUID, a.instanceNumber, a.rows, a.columns, a.numberOfFrames, receivedAt])
+            let instance = db.lastInsertedRowID
+            try db.execute(sql: """
+                INSERT INTO stored_file (instance_ref, version, variant, tier, path, size, sha256, transfer_syntax, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [instance, original.version, original.variant, original.tier, original.path,
+                                 original.size, original.sha256, original.transferSyntaxUID, receivedAt])
+            return .recorded
+        }
+    }
+
+    private static func patientRef(_ db: Database, _ a: IndexedAttributes) throws -> Int64 {
+        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM patient WHERE patient_id = ? AND issuer = ?",
+                                       arguments: [a.patientID, a.issuerOfPatientID]) {
+            return id
+        }
+        try db.execute(sql: "INSERT INTO patient (patient_id, issuer, name, name_key, birth_date, sex) VALUES (?, ?, ?, ?, ?, ?)",
+                       arguments: [a.patientID, a.issuerOfPatientID, a.patientName, a.patientName.uppercased(), a.patientBirthDate, a.patientSex])
+        return db.lastInsertedRowID
+    }
+
+    private static func studyRef(_ db: Database, _ a: IndexedAttributes, patient: Int64, receivedAt: Double) throws -> Int64 {
+        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM study WHERE uid = ?", arguments: [a.studyInstanceUID]) { return id }
+        try db.execute(sql: """
+            INSERT INTO study (uid, patient_ref, date, time, accession, description, referring_physician, study_id, received_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [a.studyInstanceUID, patient, a.studyDate, a.studyTime, a.accessionNumber, a.studyDescription,
+                             a.referringPhysicianName, a.studyID, receivedAt])
+        return db.lastInsertedRowID
+    }
+
+    private static func seriesRef(_ db: Database, _ a: IndexedAttributes, study: Int64, receivedAt: Double) throws -> Int64 {
+        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM series WHERE uid = ?", arguments: [a.seriesInstanceUID]) { return id }
+        try db.execute(sql: """
+            INSERT INTO series (uid, study_ref, modality, number, description, body_part, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [a.seriesInstanceUID, study, a.modality, a.seriesNumber, a.seriesDescription, a.bodyPartExamined, receivedAt])
+        return db.lastInsertedRowID
+    }
+
+    public func original(sopInstanceUID: String) throws -> StoredFile? {
+        try pool.read { db in try Self.original(db, sopInstanceUID: sopInstanceUID) }
+    }
+
+    private static func original(_ db: Database, sopInstanceUID: String) throws -> StoredFile? {
+        try Row.fetchOne(db, sql: """
+            SELECT f.* FROM stored_file f JOIN instance i ON f.instance_ref = i.id
+            WHERE i.uid = ? AND f.variant = 'original' ORDER BY f.tier = 'fast' DESC LIMIT 1
+            """, arguments: [sopInstanceUID]).map(storedFile)
+    }
+
+    public func studies(matching query: IndexQuery) throws -> [StudySummary] {
+        let filter = Filter(query)
+        return try pool.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT s.id, s.uid, s.date, s.time, s.accession, s.description, p.patient_id, p.name,
+                  (SELECT COUNT(*) FROM series se WHERE se.study_ref = s.id) AS series_count,
+                  (SELECT COUNT(*) FROM instance i JOIN series se ON i.series_ref = se.id WHERE se.study_ref = s.id) AS instance_count
+                FROM study s JOIN patient p ON s.patient_ref = p.id
+                WHERE \(filter.studyConditions)
+                ORDER BY s.date DESC, s.time DESC, s.id
+                \(filter.page)
+                """, arguments: filter.studyArguments)
+            let modalities = try Self.modalities(db, studies: rows.map { $0["id"] as Int64 })
+            return rows.map { row in
+                StudySummary(studyInstanceUID: row["uid"], patientID: row["patient_id"], patientName: row["name"],
+                             studyDate: row["date"], studyTime: row["time"], accessionNumber: row["accession"],
+                             studyDescription: row["description"], modalities: modalities[row["id"]] ?? [],
+                             seriesCount: row["series_count"], instanceCount: row["instance_count"])
+            }
+        }
+    }
+
+    private static func modalities(_ db: Database, studies: [Int64]) throws -> [Int64: [String]] {
+        guard !studies.isEmpty else { return [:] }
+        let marks = Array(repeating: "?", count: studies.count).joined(separator: ",")
+        var result: [Int64: [String]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT DISTINCT study_ref, modality FROM series WHERE study_ref IN (\(marks)) ORDER BY modality",
+                                    arguments: StatementArguments(studies)) {
+            result[row["study_ref"], default: []].append(row["modality"])
+        }
+        return result
+    }
+
+    public func series(matching query: IndexQuery) throws -> [SeriesSummary] {
+        let filter = Filter(query)
+        return try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT se.uid, s.uid AS study_uid, se.modality, se.number, se.description,
+                  (SELECT COUNT(*) FROM instance i WHERE i.series_ref = se.id) AS instance_count
+                FROM series se JOIN study s ON se.study_ref = s.id JOIN patient p ON s.patient_ref = p.id
+                WHERE \(filter.seriesConditions)
+                ORDER BY s.uid, se.number, se.id
+                \(filter.page)
+                """, arguments: filter.seriesArguments).map { row in
+                SeriesSummary(seriesInstanceUID: row["uid"], studyInstanceUID: row["study_uid"], modality: row["modality"],
+                              seriesNumber: row["number"], seriesDescription: row["description"], instanceCount: row["instance_count"])
+            }
+        }
+    }
+
+    public func instances(matching query: IndexQuery) throws -> [InstanceSummary] {
+        let filter = Filter(query)
+        return try pool.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT i.id, i.uid, i.sop_class_uid, i.number, se.uid AS series_uid, s.uid AS study_uid
+                FROM instance i JOIN series se ON i.series_ref = se.id JOIN study s ON se.study_ref = s.id
+                  JOIN patient p ON s.patient_ref = p.id
+                WHERE \(filter.instanceConditions)
+                ORDER BY s.uid, se.number, se.id, i.number, i.id
+                \(filter.page)
+                """, arguments: filter.instanceArguments)
+            var files: [Int64: [StoredFile]] = [:]
+            let ids = rows.map { $0["id"] as Int64 }
+            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM stored_file WHERE instance_ref IN (\(marks)) ORDER BY version, variant, tier",
+                                            arguments: StatementArguments(chunk)) {
+                    files[row["instance_ref"], default: []].append(Self.storedFile(row))
+                }
+            }
+            return rows.map { row in
+                let stored = files[row["id"]] ?? []
+                return InstanceSummary(sopInstanceUID: row["uid"], sopClassUID: row["sop_class_uid"], seriesInstanceUID: row["series_uid"],
+                                       studyInstanceUID: row["study_uid"], instanceNumber: row["number"],
+                                       transferSyntaxUID: stored.first { $0.variant == "original" }?.transferSyntaxUID ?? "",
+                                       files: stored)
+            }
+        }
+    }
+
+    public func storedFiles(tier: String) throws -> [IndexedFile] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT f.*, i.uid FROM stored_file f JOIN instance i ON f.instance_ref = i.id WHERE f.tier = ? ORDER BY f.path
+                """, arguments: [tier]).map { IndexedFile(sopInstanceUID: $0["uid"], file: Self.storedFile($0)) }
+        }
+    }
+
+    public func storedFile(tier: String, path: String) throws -> IndexedFile? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: """
+                SELECT f.*, i.uid FROM stored_file f JOIN instance i ON f.instance_ref = i.id WHERE f.tier = ? AND f.path = ?
+                """, arguments: [tier, path]).map { IndexedFile(sopInstanceUID: $0["uid"], file: Self.storedFile($0)) }
+        }
+    }
+
+    private static func storedFile(_ row: Row) -> StoredFile {
+        StoredFile(version: row["version"], variant: row["variant"], tier: row["tier"], path: row["path"],
+                   size: row["size"], sha256: row["sha256"], transferSyntaxUID: row["transfer_syntax"])
+    }
+}
+
+/// An `IndexQuery` as SQL conditions over the aliases p (patient), s (study), se (series), i (instance).
+private struct Filter {
+    typealias Condition = (sql: String, arguments: [DatabaseValueConvertible?])
+
+    /// Conditions on patient and study, shared by every level.
+    private var common: [Condition] = []
+    /// At study level a modality matches when any series has it.
+    private var studyOnly: [Condition] = []
+    private var series: [Condition] = []
+    private var instance: [Condition] = []
+    let page: String
+
+    init(_ query: IndexQuery) {
+        page = query.limit.map { "LIMIT \(max(0, $0)) OFFSET \(max(0, query.offset))" } ?? (query.offset > 0 ? "LIMIT -1 OFFSET \(query.offset)" : "")
+        if let id = query.patientID, !id.isEmpty { common.append(Self.match("p.patient_id", id)) }
+        if let name = query.patientName, !name.isEmpty { common.append(Self.match("p.name_key", name.uppercased())) }
+        if let accession = query.accessionNumber, !accession.isEmpty { common.append(Self.match("s.accession", accession)) }
+        if let range = query.studyDate, !range.isEmpty { common.append(Self.dateRange("s.date", range)) }
+        if !query.studyInstanceUIDs.isEmpty { common.append(Self.list("s.uid", query.studyInstanceUIDs)) }
+        if let modality = query.modality, !modality.isEmpty {
+            let condition = Self.match("se.modality", modality)
+            studyOnly.append(("EXISTS (SELECT 1 FROM series se WHERE se.study_ref = s.id AND \(condition.sql))", condition.arguments))
+            series.append(condition)
+        }
+        if !query.seriesInstanceUIDs.isEmpty { series.append(Self.list("se.uid", query.seriesInstanceUIDs)) }
+        if !query.sopInstanceUIDs.isEmpty { instance.append(Self.list("i.uid", query.sopInstanceUIDs)) }
+    }
+
+    var studyConditions: String { Self.sql(common + studyOnly) }
+    var studyArguments: StatementArguments { Self.arguments(common + studyOnly) }
+    var seriesConditions: String { Self.sql(common + series) }
+    var seriesArguments: StatementArguments { Self.arguments(common + series) }
+    var instanceConditions: String { Self.sql(common + series + instance) }
+    var instanceArguments: StatementArguments { Self.arguments(common + series + instance) }
+
+    /// Single-value or wildcard matching (PS3.4 C.2.2.2.1, C.2.2.2.4): `*` any run, `?` any one character.
+    private static func match(_ column: String, _ value: String) -> Condition {
+        guard value.contains("*") || value.contains("?") else { return ("\(column) = ?", [value]) }
+        var pattern = ""
+        for character in value {
+            switch character {
+            case "*": pattern += "%"
+            case "?": pattern += "_"
+            case "%", "_", "\\": pattern += "\\\(character)"
+            default: pattern.append(character)
+            }
+        }
+        return ("\(column) LIKE ? ESCAPE '\\'", [pattern])
+    }
+
+    /// Range matching (PS3.4 C.2.2.2.5) on `YYYYMMDD` text, which orders as dates do.
+    private static func dateRange(_ column: String, _ range: String) -> Condition {
+        let parts = range.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2 else { return ("\(column) = ?", [range]) }
+        switch (parts[0].isEmpty, parts[1].isEmpty) {
+        case (false, false): return ("\(column) BETWEEN ? AND ?", [parts[0], parts[1]])
+        case (false, true): return ("\(column) >= ?", [parts[0]])
+        case (true, false): return ("(\(column) <> '' AND \(column) <= ?)", [parts[1]])
+        case (true, true): return ("1 = 1", [])
+        }
+    }
+
+    private static func list(_ column: String, _ values: [String]) -> Condition {
+        ("\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ",")))", values)
+    }
+
+    private static func sql(_ conditions: [Condition]) -> String {
+        conditions.isEmpty ? "1 = 1" : conditions.map(\.sql).joined(separator: " AND ")
+    }
+
+    private static func arguments(_ conditions: [Condition]) -> StatementArguments {
+        StatementArguments(conditions.flatMap(\.arguments))
+    }
+}

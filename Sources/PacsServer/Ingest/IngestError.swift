@@ -1,0 +1,37 @@
+import DICOM
+import Tiering
+
+/// Why an instance was not stored. Each case maps to a DIMSE status and an HTTP answer later.
+public enum IngestError: Error, Sendable, CustomStringConvertible {
+    /// The bytes are not a readable DICOM dataset.
+    case malformed(DICOMError)
+    /// A different object with this SOP Instance UID is already stored; the new one was kept out.
+    case conflict(sopInstanceUID: String)
+    /// The file could not be written (disk full, read-only, I/O error).
+    case storage(StoreError)
+    /// The index could not record it.
+    case index(String)
+
+    public var description: String {
+        switch self {
+        case let .malformed(error): return "cannot be read as DICOM: \(error)"
+        case let .conflict(uid): return "conflict: a different object with SOP Instance UID \(uid) is already stored; the new one was not stored"
+        case let .storage(error): return "could not be stored: \(error)"
+        case let .index(message): return "could not be indexed: \(message)"
+        }
+    }
+}
+
+/// What happened to an instance that was accepted.
+public enum IngestOutcome: Sendable, Equatable {
+    /// Newly stored: durable and indexed.
+    case stored(sopInstanceUID: String)
+    /// Identical to an instance already stored; nothing changed.
+    case duplicate(sopInstanceUID: String)
+
+    public var sopInstanceUID: String {
+        switch self {
+        case let .stored(uid), let .duplicate(uid): return uid
+        }
+    }
+}

@@ -1,0 +1,99 @@
+/// Which versions each role may receive at each diagnosis status (`Policies/access.yaml`).
+public struct AccessPolicy: Sendable, Equatable {
+    public typealias Matrix = [DiagnosisStatus: Set<String>]
+
+    /// The matrix for roles that have none of their own.
+    public var defaultMatrix: Matrix
+    /// Role-specific matrices; statuses a role does not list fall back to the default row.
+    public var roles: [Role: Matrix]
+
+    /// The one decision every retrieval asks for, with the rule that made it.
+    public func decide(role: Role, status: DiagnosisStatus, version: String) -> AccessDecision {
+        if let row = roles[role]?[status] {
+            return AccessDecision(allowed: row.contains(version), rule: "access.yaml roles.\(role.rawValue).\(status.name)")
+        }
+        let row = defaultMatrix[status] ?? []
+        return AccessDecision(allowed: row.contains(version), rule: "access.yaml default.\(status.name)")
+    }
+}
+
+public struct AccessDecision: Sendable, Equatable {
+    public var allowed: Bool
+    /// The policy entry that decided, for the refusal message and the access log.
+    public var rule: String
+}
+
+/// Who is asking, as users and remote AEs are classed.
+public enum Role: String, Sendable, CaseIterable {
+    case reading, referring, teleradiology, admin
+}
+
+/// Where a study stands in the reading workflow (DOMAIN.md).
+public enum DiagnosisStatus: Int, Sendable, CaseIterable, Comparable {
+    case unread = 1, diagnosed, notes, annotations, report
+
+    public var name: String {
+        switch self {
+        case .unread: return "unread"
+        case .diagnosed: return "diagnosed"
+        case .notes: return "notes"
+        case .annotations: return "annotations"
+        case .report: return "report"
+        }
+    }
+
+    public init?(name: String) {
+        guard let status = Self.allCases.first(where: { $0.name == name }) else { return nil }
+        self = status
+    }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+extension AccessPolicy {
+    static func read(_ yaml: YAMLReader, versions: [String]) -> AccessPolicy {
+        let defaultMatrix = readMatrix(yaml.mapping("default", required: true), versions: versions, complete: true)
+        var roles: [Role: Matrix] = [:]
+        if let map = yaml.mapping("roles") {
+            for name in map.keys {
+                guard let role = Role(rawValue: name) else {
+                    map.problem(name, "\"\(name)\" is not a role: use \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+                    _ = map.value(name)
+                    continue
+                }
+                if map.value(name)?.string == "all" {
+                    roles[role] = Dictionary(uniqueKeysWithValues: DiagnosisStatus.allCases.map { ($0, Set(versions)) })
+                } else if map.value(name)?.mapping != nil {
+                    roles[role] = readMatrix(map.mapping(name), versions: versions, complete: false)
+                } else {
+                    map.problem(name, "expected `all` or a mapping of statuses to version lists")
+                }
+            }
+            map.finish()
+        }
+        yaml.finish()
+        return AccessPolicy(defaultMatrix: defaultMatrix, roles: roles)
+    }
+
+    private static func readMatrix(_ map: YAMLReader?, versions: [String], complete: Bool) -> Matrix {
+        guard let map else { return [:] }
+        var matrix: Matrix = [:]
+        for status in DiagnosisStatus.allCases {
+            guard map.has(status.name) else {
+                if complete { map.problem(status.name, "is missing: every status needs a row (unread, diagnosed, notes, annotations, report)") }
+                continue
+            }
+            var row: Set<String> = []
+            for version in map.strings(status.name) ?? [] {
+                if versions.contains(version) {
+                    row.insert(version)
+                } else {
+                    map.problem(status.name, "\(version) is not a version (defined in compression.yaml: \(versions.joined(separator: ", ")))")
+                }
+            }
+            matrix[status] = row
+        }
+        map.finish()
+        return matrix
+    }
+}

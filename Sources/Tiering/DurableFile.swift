@@ -1,0 +1,120 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// File operations that survive a crash or power loss: data fsynced before it is named, names fsynced
+/// through their directory.
+public enum DurableFile {
+    /// Creates `url` (which must not exist) holding `bytes`, fsynced.
+    public static func create(_ url: URL, bytes: [UInt8]) throws {
+        let path = url.path
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StoreError.from(errno: errno, path: path, operation: "create") }
+        var closed = false
+        defer { if !closed { close(fd) } }
+        do {
+            try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+            guard fsync(fd) == 0 else { throw StoreError.from(errno: errno, path: path, operation: "fsync") }
+            closed = true
+            guard close(fd) == 0 else { throw StoreError.from(errno: errno, path: path, operation: "close") }
+        } catch {
+            unlink(path)
+            throw error
+        }
+    }
+
+    static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < buffer.count {
+            let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw StoreError.from(errno: errno, path: path, operation: "write")
+            }
+            offset += written
+        }
+    }
+
+    /// Renames atomically and makes the new name durable.
+    public static func rename(_ source: URL, to destination: URL) throws {
+        guard Glibc.rename(source.path, destination.path) == 0 else {
+            throw StoreError.from(errno: errno, path: destination.path, operation: "rename to")
+        }
+        try syncDirectory(destination.deletingLastPathComponent())
+    }
+
+    public static func syncDirectory(_ url: URL) throws {
+        let fd = open(url.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError.from(errno: errno, path: url.path, operation: "open directory") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw StoreError.from(errno: errno, path: url.path, operation: "fsync directory") }
+    }
+
+    /// Creates a directory and its missing parents, each new one made durable in its parent.
+    public static func makeDirectory(_ url: URL) throws {
+        var missing: [URL] = []
+        var current = url.standardizedFileURL
+        while !FileManager.default.fileExists(atPath: current.path) {
+            missing.append(current)
+            let parent = current.deletingLastPathComponent()
+            if parent.path == current.path { break }
+            current = parent
+        }
+        for directory in missing.reversed() {
+            if mkdir(directory.path, 0o755) != 0, errno != EEXIST {
+                throw StoreError.from(errno: errno, path: directory.path, operation: "mkdir")
+            }
+            try syncDirectory(directory.deletingLastPathComponent())
+        }
+    }
+
+    public static func remove(_ url: URL) throws {
+        guard unlink(url.path) == 0 || errno == ENOENT else {
+            throw StoreError.from(errno: errno, path: url.path, operation: "delete")
+        }
+    }
+
+    /// Reads a whole file.
+    public static func read(_ url: URL) throws -> [UInt8] {
+        let path = url.path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError.from(errno: errno, path: path, operation: "open") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw StoreError.from(errno: errno, path: path, operation: "stat") }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var offset = 0
+        try bytes.withUnsafeMutableBytes { buffer in
+            while offset < buffer.count {
+                let count = Glibc.read(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if count < 0, errno == EINTR { continue }
+                guard count >= 0 else { throw StoreError.from(errno: errno, path: path, operation: "read") }
+                if count == 0 { break }
+                offset += count
+            }
+        }
+        if offset < bytes.count { bytes.removeSubrange(offset...) }
+        return bytes
+    }
+
+    /// SHA-256 and size of a file, read in chunks.
+    public static func digest(_ url: URL) throws -> (sha256: String, size: Int) {
+        let path = url.path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError.from(errno: errno, path: path, operation: "open") }
+        defer { close(fd) }
+        var hasher = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var size = 0
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else { throw StoreError.from(errno: errno, path: path, operation: "read") }
+            if count == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
+            size += count
+        }
+        return (hasher.finalize(), size)
+    }
+}

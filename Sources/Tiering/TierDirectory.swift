@@ -1,0 +1,93 @@
+import Foundation
+
+/// The folder of one storage tier. Stored files sit under hashed fan-out folders named from UIDs, never
+/// from patient data; new files are staged (written and fsynced) under `.incoming/` first and renamed into
+/// place once the index has recorded them, so a crash leaves either nothing or a complete file.
+public struct TierDirectory: Sendable {
+    public let name: String
+    public let root: URL
+
+    public init(name: String, root: URL) {
+        self.name = name
+        self.root = root.standardizedFileURL
+    }
+
+    /// Where the staging folders of writers live; anything under it is unfinished work.
+    public var incomingRoot: URL { root.appendingPathComponent(".incoming", isDirectory: true) }
+    /// Where `verify --repair` puts files no index row claims.
+    public var quarantineRoot: URL { root.appendingPathComponent(".quarantine", isDirectory: true) }
+
+    public func url(for relativePath: String) -> URL {
+        root.appendingPathComponent(relativePath)
+    }
+
+    /// The relative path of a stored object: `ab/cd/<sha256 of the UID>.<variant>.dcm`.
+    public static func placement(uid: String, variant: String) -> String {
+        let digest = SHA256.hash(uid)
+        let a = digest.prefix(2), b = digest.dropFirst(2).prefix(2)
+        return "\(a)/\(b)/\(digest).\(variant).dcm"
+    }
+
+    /// Writes `bytes` durably to the session's staging folder; nothing is visible at `relativePath` yet.
+    public func stage(_ bytes: [UInt8], as relativePath: String, in session: StagingSession) throws -> StagedFile {
+        let sha256 = SHA256.hash(bytes)
+        let staging = session.folder.appendingPathComponent(StagedFile.stagingName(for: relativePath, token: session.nextToken()))
+        try DurableFile.create(staging, bytes: bytes)
+        return StagedFile(stagingURL: staging, relativePath: relativePath, size: bytes.count, sha256: sha256)
+    }
+
+    /// Renames a staged file to its place (creating fan-out folders as needed), durably.
+    public func publish(_ staged: StagedFile) throws {
+        let destination = url(for: staged.relativePath)
+        try DurableFile.makeDirectory(destination.deletingLastPathComponent())
+        try DurableFile.rename(staged.stagingURL, to: destination)
+    }
+
+    public func discard(_ staged: StagedFile) {
+        try? DurableFile.remove(staged.stagingURL)
+    }
+
+    /// Every stored file's relative path, skipping staging and quarantine folders.
+    public func storedFiles() -> [String] {
+        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
+        let prefix = root.path.hasSuffix("/") ? root.path : root.path + "/"
+        var paths: [String] = []
+        for case let url as URL in walker {
+            if url.lastPathComponent == ".incoming" || url.lastPathComponent == ".quarantine" {
+                walker.skipDescendants()
+                continue
+            }
+            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
+            let path = url.standardizedFileURL.path
+            if path.hasPrefix(prefix) { paths.append(String(path.dropFirst(prefix.count))) }
+        }
+        return paths
+    }
+
+    /// Moves a file that nothing claims to the quarantine folder, keeping its relative path.
+    public func quarantine(_ relativePath: String) throws {
+        let target = quarantineRoot.appendingPathComponent(relativePath)
+        try DurableFile.makeDirectory(target.deletingLastPathComponent())
+        try DurableFile.rename(url(for: relativePath), to: target)
+    }
+}
+
+/// A file written and fsynced in a staging folder, waiting to be renamed to `relativePath`.
+public struct StagedFile: Sendable, Equatable {
+    public let stagingURL: URL
+    public let relativePath: String
+    public let size: Int
+    public let sha256: String
+
+    /// Staging files are named after their destination (slashes escaped) plus a unique token, so a
+    /// recovery can tell where each belongs.
+    static func stagingName(for relativePath: String, token: String) -> String {
+        relativePath.replacingOccurrences(of: "/", with: "%") + "~" + token
+    }
+
+    /// The destination a staging file was meant for.
+    public static func destination(ofStagingName name: String) -> String? {
+        guard let tilde = name.lastIndex(of: "~") else { return nil }
+        return name[..<tilde].replacingOccurrences(of: "%", with: "/")
+    }
+}

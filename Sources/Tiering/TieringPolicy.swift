@@ -1,0 +1,97 @@
+import Foundation
+
+/// How originals move between the fast and archive tiers (`Policies/tiering.yaml`).
+public struct TieringPolicy: Sendable, Equatable {
+    /// What happens to the versions a rule names.
+    public enum Variant: String, Sendable, CaseIterable {
+        /// Copy to the archive after retention, then delete the fast copy.
+        case move
+        /// Copy to the archive at ingest; delete the fast copy after retention.
+        case copyAtIngest = "copy_at_ingest"
+        /// Keep every version on both tiers.
+        case keepBoth = "keep_both"
+    }
+
+    /// When a rule's clock starts.
+    public enum Since: String, Sendable, CaseIterable {
+        case ingest, status
+    }
+
+    public struct Rule: Sendable, Equatable {
+        public var versions: [String]
+        public var afterDays: Double
+        public var since: Since
+        /// With `since: status`: the diagnosis status (by name) whose reaching starts the clock.
+        public var status: String?
+        /// Only these modalities; empty for all.
+        public var modalities: [String]
+
+        public init(versions: [String], afterDays: Double, since: Since, status: String?, modalities: [String]) {
+            self.versions = versions
+            self.afterDays = afterDays
+            self.since = since
+            self.status = status
+            self.modalities = modalities
+        }
+    }
+
+    /// Folder of the fast tier, relative to the data folder unless absolute.
+    public var fastPath: String
+    public var archivePath: String
+    /// Fast tier capacity in bytes; nil for the size of the file system.
+    public var capacity: Int64?
+    public var highWatermark: Double
+    public var lowWatermark: Double
+    public var variant: Variant
+    /// How often the mover runs, in seconds.
+    public var runEvery: TimeInterval
+    /// Bytes per second for moves; nil for unlimited.
+    public var bandwidth: Int64?
+    /// How long a recalled copy stays on the fast tier, in seconds.
+    public var recallTTL: TimeInterval
+    public var rules: [Rule]
+
+    public init(fastPath: String, archivePath: String, capacity: Int64?, highWatermark: Double, lowWatermark: Double,
+                variant: Variant, runEvery: TimeInterval, bandwidth: Int64?, recallTTL: TimeInterval, rules: [Rule]) {
+        self.fastPath = fastPath
+        self.archivePath = archivePath
+        self.capacity = capacity
+        self.highWatermark = highWatermark
+        self.lowWatermark = lowWatermark
+        self.variant = variant
+        self.runEvery = runEvery
+        self.bandwidth = bandwidth
+        self.recallTTL = recallTTL
+        self.rules = rules
+    }
+
+    /// The folder of a tier given the data folder.
+    public static func resolve(_ path: String, dataFolder: URL) -> URL {
+        path.hasPrefix("/") ? URL(fileURLWithPath: path, isDirectory: true) : dataFolder.appendingPathComponent(path, isDirectory: true)
+    }
+}
+
+/// Quantities written the way admins write them: `500GB`, `200MB/s`, `7d`, `90m`.
+public enum Quantity {
+    /// Bytes from `123`, `10KB`, `500GB`, `2TB` (powers of 1024).
+    public static func bytes(_ text: String) -> Int64? {
+        let units: [(String, Int64)] = [("TB", 1 << 40), ("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10), ("B", 1)]
+        let trimmed = text.trimmingCharacters(in: .whitespaces).uppercased()
+        for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
+            guard let value = Double(trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), value >= 0 else { return nil }
+            return Int64(value * Double(factor))
+        }
+        return Int64(trimmed)
+    }
+
+    /// Seconds from `30s`, `90m`, `12h`, `7d`, `2w`.
+    public static func seconds(_ text: String) -> TimeInterval? {
+        let units: [(String, Double)] = [("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)]
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
+            guard let value = Double(trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), value >= 0 else { return nil }
+            return value * factor
+        }
+        return nil
+    }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import PacsServer
+
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Import DICOM files and folders (recursively) into the store.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Print a line for every file, not only failures.")
+    var verbose = false
+
+    @Argument(help: "Files and folders to import.")
+    var paths: [String]
+
+    func run() throws {
+        let store = try global.openStore(policies: try global.loadPolicies())
+        let (files, problems) = Importer.files(in: paths)
+        for case let .failed(path, reason) in problems { Output.line("failed: \(path): \(reason)") }
+        let progress = ProgressBar(total: files.count)
+        let verbose = self.verbose
+        var totals = Importer(service: try store.ingestService()).run(files) { event, totals in
+            switch event {
+            case let .imported(path, uid): if verbose { Output.line("imported: \(path) \(uid)") }
+            case let .duplicate(path, uid): if verbose { Output.line("duplicate: \(path) \(uid)") }
+            case let .failed(path, reason): Output.line("failed: \(path): \(reason)")
+            }
+            progress.update(done: totals.imported + totals.duplicate + totals.failed, bytes: totals.bytes)
+        }
+        progress.finish()
+        totals.failed += problems.count
+        Output.line(totals.summary)
+        if totals.failed > 0 { throw ExitCode(1) }
+    }
+}

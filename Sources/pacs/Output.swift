@@ -1,0 +1,50 @@
+import Foundation
+import Synchronization
+
+/// Writes whole lines to standard output, flushed at once so a reader (or a crash test) sees each
+/// result as soon as it is final.
+enum Output {
+    private static let lock = Mutex(())
+
+    static func line(_ text: String) {
+        lock.withLock { _ in
+            FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        }
+    }
+
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+}
+
+/// A progress line on standard error (counts, rate, MB/s), drawn only when it is a terminal.
+final class ProgressBar: Sendable {
+    private let total: Int
+    private let start = Date()
+    private let enabled = isatty(STDERR_FILENO) == 1
+    private let lastDraw = Mutex(Date.distantPast)
+
+    init(total: Int) { self.total = total }
+
+    func update(done: Int, bytes: Int) {
+        guard enabled else { return }
+        let now = Date()
+        let due = lastDraw.withLock { last -> Bool in
+            guard now.timeIntervalSince(last) > 0.1 || done == total else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        let seconds = max(now.timeIntervalSince(start), 0.001)
+        let width = 30
+        let filled = total == 0 ? width : width * done / total
+        let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+        let text = String(format: "\r[%@] %d/%d  %.1f files/s  %.1f MB/s ", bar, done, total, Double(done) / seconds,
+                          Double(bytes) / seconds / 1_048_576)
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    func finish() {
+        if enabled { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}

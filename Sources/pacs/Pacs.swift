@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Pacs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pacs",
+        abstract: "Strata: a mini-PACS with versions, progressive delivery and tiered storage.",
+        subcommands: [Serve.self, Import.self, List.self, Verify.self, Dump.self, PolicyCommand.self]
+    )
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import Foundation
+import PacsServer
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check that the index and the files agree (sizes, SHA-256, orphans, unfinished steps).")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Finish or roll back unfinished steps and quarantine orphan files. Never deletes an image.")
+    var repair = false
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func run() throws {
+        let store = try global.openStore(policies: try global.loadPolicies(), recover: false)
+        let report = try Verifier(index: store.index, tiers: store.tiers).run(repair: repair)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            Output.line(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            for line in report.repaired { Output.line("repaired: \(line)") }
+            for finding in report.findings { Output.line(finding.description) }
+            Output.line("checked \(report.filesChecked) files: \(report.isClean ? "consistent" : "\(report.findings.count) problems")")
+        }
+        if !report.isClean { throw ExitCode(1) }
+    }
+}

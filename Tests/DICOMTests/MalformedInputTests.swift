@@ -1,0 +1,68 @@
+import DICOM
+import Foundation
+import Testing
+
+@Suite("Malformed input is an error, never a crash")
+struct MalformedInputTests {
+    @Test("every malformed fixture fails with a message naming a byte offset or the fault", arguments: Fixtures.malformed.map(\.lastPathComponent))
+    func malformedFixture(name: String) throws {
+        let bytes = try Fixtures.bytes("malformed", name)
+        do {
+            let file = try DicomFile.read(bytes)
+            // A file that parses must still lack what an image needs (meta_only has no dataset).
+            #expect(file.dataSet.string(.sopInstanceUID) == nil, "\(name) was accepted")
+        } catch let error as DICOMError {
+            #expect(!error.description.isEmpty)
+        }
+    }
+
+    @Test("truncation reports the offset and tag")
+    func truncated() throws {
+        let error = #expect(throws: DICOMError.self) { try DicomFile.read(Fixtures.bytes("malformed", "truncated.dcm")) }
+        #expect(error?.description.contains("byte 1212") == true)
+        #expect(error?.description.contains("PixelData") == true)
+    }
+
+    @Test("an absurd length is refused before anything is allocated")
+    func absurdLength() throws {
+        // (0009,1000) OB with length 0xFFFFFFF0 and four bytes of data.
+        var bytes: [UInt8] = [0x08, 0x00, 0x18, 0x00, 0x55, 0x49, 0x02, 0x00, 0x31, 0x00]
+        bytes += [0x09, 0x00, 0x00, 0x10, 0x4F, 0x42, 0, 0, 0xF0, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4]
+        let error = #expect(throws: DICOMError.self) { try DicomFile.read(bytes) }
+        guard case let .lengthPastEnd(offset, tag, length, available)? = error else {
+            Issue.record("expected lengthPastEnd, got \(String(describing: error))")
+            return
+        }
+        #expect(offset == 10)
+        #expect(tag == Tag(0x0009, 0x1000))
+        #expect(length == 0xFFFF_FFF0)
+        #expect(available == 4)
+    }
+
+    @Test("deeply nested sequences stop at a limit instead of exhausting the stack")
+    func nestingLimit() {
+        // 200 levels of undefined-length SQ each holding one undefined-length item, explicit VR.
+        var bytes: [UInt8] = [0x08, 0x00, 0x18, 0x00, 0x55, 0x49, 0x02, 0x00, 0x31, 0x00]
+        for _ in 0..<200 {
+            bytes += [0x08, 0x00, 0x15, 0x11, 0x53, 0x51, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF]  // ReferencedSeriesSequence
+            bytes += [0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]
+        }
+        let error = #expect(throws: DICOMError.self) { try DicomFile.read(bytes) }
+        if case .nestingTooDeep? = error {} else { Issue.record("expected nestingTooDeep, got \(String(describing: error))") }
+    }
+
+    @Test("any prefix and any single corrupted byte of a real file yields a value or an error, never a crash")
+    func mutations() throws {
+        let bytes = try Fixtures.bytes("valid", "sequences.dcm")
+        for cut in stride(from: 0, to: bytes.count, by: 7) {
+            _ = try? DicomFile.read(Array(bytes[..<cut]))
+        }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            var mutated = bytes
+            let position = Int.random(in: 128..<min(bytes.count, 3000), using: &generator)
+            mutated[position] = UInt8.random(in: 0...255, using: &generator)
+            _ = try? DicomFile.read(mutated)
+        }
+    }
+}

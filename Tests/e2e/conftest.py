@@ -1,0 +1,281 @@
+"""Shared fixtures and helpers for Strata's end-to-end tests.
+
+The tests drive the real `pacs` executable (env PACS_BIN, default
+<repo>/.build/debug/pacs), each test against a fresh data directory and the
+repository's default Policies/. Without the executable every test that needs
+it is skipped with a message saying how to get one.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FIXTURES_DIR = REPO_ROOT / "Fixtures"
+VALID_DIR = FIXTURES_DIR / "valid"
+MALFORMED_DIR = FIXTURES_DIR / "malformed"
+POLICIES_DIR = REPO_ROOT / "Policies"
+DEFAULT_PACS_BIN = REPO_ROOT / ".build" / "debug" / "pacs"
+TIMEOUT_SECONDS = 120
+
+LISTING_KINDS = ("studies", "series", "instances")
+SUMMARY_LINE = re.compile(r"imported (\d+), duplicate (\d+), failed (\d+)")
+
+
+def fixture_files(folder: Path) -> list[Path]:
+    """Every file in a fixture folder (recursively), sorted."""
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------
+# What pydicom reads from a source file: the oracle for listings
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SourceInstance:
+    """The identifying attributes of one source DICOM file, as pydicom reads them."""
+
+    path: Path
+    sop_instance_uid: str
+    sop_class_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+    transfer_syntax_uid: str
+    instance_number: int | None
+    modality: str
+    series_number: int | None
+    series_description: str
+    patient_id: str
+    patient_name: str
+    study_date: str
+    accession_number: str
+    study_description: str
+
+    @property
+    def patient_name_parts(self) -> list[str]:
+        """Family, given, ... names of every component group (alphabetic, ideographic, phonetic)."""
+        return [part for group in self.patient_name.split("=") for part in group.split("^") if part]
+
+
+def _int_or_none(value) -> int | None:
+    return None if value in (None, "") else int(value)
+
+
+def read_source(path: Path) -> SourceInstance:
+    ds = pydicom.dcmread(path, force=True, stop_before_pixels=True)
+    syntax = ds.file_meta.get("TransferSyntaxUID")
+    if syntax is None:  # a bare dataset: no file meta, so the encoding pydicom detected
+        syntax = ImplicitVRLittleEndian if ds.original_encoding[0] else ExplicitVRLittleEndian
+    return SourceInstance(
+        path=path.resolve(),
+        sop_instance_uid=str(ds.SOPInstanceUID),
+        sop_class_uid=str(ds.SOPClassUID),
+        study_instance_uid=str(ds.StudyInstanceUID),
+        series_instance_uid=str(ds.SeriesInstanceUID),
+        transfer_syntax_uid=str(syntax),
+        instance_number=_int_or_none(ds.get("InstanceNumber")),
+        modality=str(ds.get("Modality", "")),
+        series_number=_int_or_none(ds.get("SeriesNumber")),
+        series_description=str(ds.get("SeriesDescription", "")),
+        patient_id=str(ds.get("PatientID", "")),
+        patient_name=str(ds.get("PatientName", "")),
+        study_date=str(ds.get("StudyDate", "")),
+        accession_number=str(ds.get("AccessionNumber", "")),
+        study_description=str(ds.get("StudyDescription", "")),
+    )
+
+
+@functools.cache
+def valid_sources() -> tuple[SourceInstance, ...]:
+    return tuple(read_source(p) for p in fixture_files(VALID_DIR))
+
+
+# --------------------------------------------------------------------------
+# Running pacs
+# --------------------------------------------------------------------------
+
+@dataclass
+class ImportReport:
+    """What one `pacs import` run said, line by line, and its summary counts."""
+
+    process: subprocess.CompletedProcess
+    imported: dict[Path, str] = field(default_factory=dict)    # source -> SOP Instance UID
+    duplicates: dict[Path, str] = field(default_factory=dict)  # source -> SOP Instance UID
+    failures: dict[Path, str] = field(default_factory=dict)    # source -> reason
+    summary: tuple[int, int, int] | None = None                # (imported, duplicate, failed)
+
+    @property
+    def returncode(self) -> int:
+        return self.process.returncode
+
+    def __str__(self) -> str:
+        return (f"exit {self.returncode}\n--- stdout ---\n{self.process.stdout}"
+                f"--- stderr ---\n{self.process.stderr}")
+
+
+def parse_import_line(line: str, cwd: Path) -> tuple[str, Path, str] | None:
+    """("imported" | "duplicate", path, uid) or ("failed", path, reason); None for other lines.
+
+    Paths are resolved against the directory pacs ran in, so relative and
+    absolute spellings of the same file compare equal.
+    """
+    line = line.rstrip("\n")
+    for kind in ("imported", "duplicate"):
+        if line.startswith(f"{kind}: "):
+            path, _, uid = line[len(kind) + 2:].rpartition(" ")
+            return kind, (cwd / path).resolve(), uid
+    if line.startswith("failed: "):
+        path, _, reason = line[len("failed: "):].partition(": ")
+        return "failed", (cwd / path).resolve(), reason
+    return None
+
+
+class Pacs:
+    """The `pacs` command line bound to one data directory."""
+
+    def __init__(self, binary: Path, data: Path, policies: Path, cwd: Path):
+        self.binary, self.data, self.policies, self.cwd = binary, data, policies, cwd
+
+    def argv(self, *args) -> list[str]:
+        """The command line for a subcommand; the global options go last."""
+        return [str(self.binary), *map(str, args),
+                "--data", str(self.data), "--policies", str(self.policies)]
+
+    def run(self, *args, timeout: float = TIMEOUT_SECONDS) -> subprocess.CompletedProcess:
+        return subprocess.run(self.argv(*args), cwd=self.cwd, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def import_(self, *paths, verbose: bool = True) -> ImportReport:
+        result = self.run("import", *paths, *(["--verbose"] if verbose else []))
+        report = ImportReport(result)
+        # the contract does not say which stream failures go to: accept either
+        for line in (result.stdout + result.stderr).splitlines():
+            parsed = parse_import_line(line, self.cwd)
+            if parsed is not None:
+                kind, path, detail = parsed
+                {"imported": report.imported, "duplicate": report.duplicates,
+                 "failed": report.failures}[kind][path] = detail
+        lines = result.stdout.strip().splitlines()
+        if lines and (m := SUMMARY_LINE.fullmatch(lines[-1].strip())):
+            report.summary = tuple(int(n) for n in m.groups())
+        return report
+
+    def import_ok(self, *paths) -> ImportReport:
+        """Imports paths that must all import cleanly."""
+        report = self.import_(*paths)
+        assert report.returncode == 0 and not report.failures, str(report)
+        return report
+
+    def ls(self, kind: str, *filters: str) -> list[dict]:
+        result = self.run("ls", kind, "--json", *filters)
+        assert result.returncode == 0, f"pacs ls {kind} failed:\n{result.stderr}"
+        rows = json.loads(result.stdout)
+        assert isinstance(rows, list), f"pacs ls {kind} --json is not a JSON array: {result.stdout[:300]}"
+        return rows
+
+    def verify(self, *flags: str) -> subprocess.CompletedProcess:
+        return self.run("verify", *flags)
+
+
+def by_key(rows: list[dict], key: str) -> dict[str, dict]:
+    """Rows indexed by a key that must be unique."""
+    keyed = {row[key]: row for row in rows}
+    assert len(keyed) == len(rows), f"duplicate {key} values in listing: {[r[key] for r in rows]}"
+    return keyed
+
+
+def original_file(row: dict) -> dict:
+    """The instance's original (V1) file entry."""
+    entries = [f for f in row["files"] if f["version"] == "V1" and f["variant"] == "original"]
+    assert len(entries) == 1, f"{row['sopInstanceUID']}: expected one V1 original, got {row['files']}"
+    return entries[0]
+
+
+def assert_stored_original_is(pacs: Pacs, row: dict, source: Path) -> None:
+    """The instance's stored original is on the fast tier and byte-identical to source."""
+    entry = original_file(row)
+    expected = source.read_bytes()
+    assert entry["tier"] == "fast", entry
+    assert not Path(entry["path"]).is_absolute(), f"path must be relative to the data dir: {entry}"
+    assert entry["size"] == len(expected), f"{source.name}: listed size {entry['size']} != {len(expected)}"
+    assert entry["sha256"].lower() == sha256_hex(expected), f"{source.name}: listed sha256 differs"
+    stored = (pacs.data / entry["path"]).read_bytes()
+    assert sha256_hex(stored) == sha256_hex(expected), f"{entry['path']} differs from {source}"
+    assert stored == expected
+
+
+# --------------------------------------------------------------------------
+# Fixtures
+# --------------------------------------------------------------------------
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test asking for `valid_file` or `malformed_file` runs once per fixture file."""
+    for name, folder in (("valid_file", VALID_DIR), ("malformed_file", MALFORMED_DIR)):
+        if name in metafunc.fixturenames:
+            files = fixture_files(folder)
+            metafunc.parametrize(name, files, ids=[p.name for p in files])
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES_DIR
+
+
+@pytest.fixture(scope="session")
+def pacs_bin() -> Path:
+    path = Path(os.environ.get("PACS_BIN", DEFAULT_PACS_BIN))
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.skip(f"pacs executable not found at {path}: run `swift build` in {REPO_ROOT} "
+                    "or set PACS_BIN to a built binary")
+    return path
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A fresh, not yet created, data directory for this test."""
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def run_pacs(pacs_bin: Path, data_dir: Path, tmp_path: Path):
+    """run_pacs(*args, data=DIR, policies=DIR) -> CompletedProcess (text output).
+
+    Runs in the test's temporary directory so a forgotten --data never
+    writes into the repository.
+    """
+    def run(*args, data: Path = data_dir, policies: Path = POLICIES_DIR,
+            timeout: float = TIMEOUT_SECONDS) -> subprocess.CompletedProcess:
+        return Pacs(pacs_bin, data, policies, tmp_path).run(*args, timeout=timeout)
+    return run
+
+
+@pytest.fixture
+def pacs(pacs_bin: Path, data_dir: Path, tmp_path: Path) -> Pacs:
+    """The pacs command line on this test's fresh data directory."""
+    return Pacs(pacs_bin, data_dir, POLICIES_DIR, tmp_path)
+
+
+@pytest.fixture
+def valid_instances() -> tuple[SourceInstance, ...]:
+    """What pydicom reads from each file in Fixtures/valid."""
+    return valid_sources()

@@ -1,0 +1,139 @@
+"""`pacs import` killed with SIGKILL at random moments loses nothing it acknowledged.
+
+An `imported: <path> <uid>` line is the import's acknowledgement: pacs prints it
+only once the instance is durable and indexed. So after any number of kill -9s
+every acknowledged instance must be listed with its exact bytes, the next
+command's startup recovery must leave the store consistent for `pacs verify`,
+and a final import must complete the series without duplicating anything.
+
+Set STRATA_CRASH_SEED to replay the kill delays of a failed run.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import (FIXTURES_DIR, Pacs, assert_stored_original_is, by_key, fixture_files,
+                      parse_import_line, read_source)
+
+SERIES_LENGTH = 300
+IMAGE_SIZE = 128
+ROUNDS = 5
+SHORTEST_DELAY = 0.05
+
+
+@dataclass(frozen=True)
+class GeneratedSeries:
+    folder: Path
+    uids: dict[Path, str]  # source file -> SOP Instance UID
+
+
+@dataclass(frozen=True)
+class Round:
+    """One `pacs import --verbose` that was given `delay` seconds before kill -9."""
+
+    delay: float
+    killed: bool
+    returncode: int
+    imported: dict[Path, str]  # acknowledged before the kill: source file -> SOP Instance UID
+
+    def __str__(self) -> str:
+        ending = "killed" if self.killed else f"exited {self.returncode}"
+        return f"{self.delay:.2f}s: {ending} after {len(self.imported)} imported"
+
+
+@pytest.fixture(scope="module")
+def series(tmp_path_factory) -> GeneratedSeries:
+    """A CT series of SERIES_LENGTH small slices, written by Fixtures/make_fixtures.py."""
+    folder = tmp_path_factory.mktemp("ct_series")
+    subprocess.run([sys.executable, str(FIXTURES_DIR / "make_fixtures.py"),
+                    "--ct-series", str(SERIES_LENGTH), "--out", str(folder), "--size", str(IMAGE_SIZE)],
+                   check=True, capture_output=True, timeout=300)
+    files = fixture_files(folder)
+    assert len(files) == SERIES_LENGTH
+    return GeneratedSeries(folder, {p.resolve(): read_source(p).sop_instance_uid for p in files})
+
+
+def seconds_for_a_full_import(pacs: Pacs, series: GeneratedSeries) -> float:
+    """Times an uninterrupted import of the series into a separate, fresh store."""
+    scratch = Pacs(pacs.binary, pacs.cwd / "timing-data", pacs.policies, pacs.cwd)
+    start = time.monotonic()
+    report = scratch.import_(series.folder, verbose=False)
+    elapsed = time.monotonic() - start
+    assert report.returncode == 0 and report.summary == (SERIES_LENGTH, 0, 0), str(report)
+    return elapsed
+
+
+def import_until_killed(pacs: Pacs, folder: Path, delay: float, stderr_log: Path) -> Round:
+    """Runs `pacs import FOLDER --verbose`, kill -9s it after `delay` seconds unless it finished,
+    and collects the `imported:` lines it printed before it died."""
+    lines: list[str] = []
+    with stderr_log.open("w") as stderr, subprocess.Popen(
+            pacs.argv("import", folder, "--verbose"), cwd=pacs.cwd, text=True,
+            stdout=subprocess.PIPE, stderr=stderr) as process:
+        # read while it runs, so a full pipe never blocks the import
+        reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+        reader.start()
+        try:
+            process.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            process.kill()  # SIGKILL
+            process.wait()
+        reader.join(timeout=30)
+    imported = {}
+    for line in lines:
+        if not line.endswith("\n"):
+            continue  # cut off by the kill: never fully reported
+        parsed = parse_import_line(line, pacs.cwd)
+        if parsed and parsed[0] == "imported":
+            imported[parsed[1]] = parsed[2]
+    return Round(delay, process.returncode == -9, process.returncode, imported)
+
+
+@pytest.mark.slow
+def test_kill_9_during_import_loses_nothing_that_was_acknowledged(pacs: Pacs, series: GeneratedSeries):
+    """After several imports killed with SIGKILL at random moments: `pacs verify` exits 0, every
+    instance acknowledged with `imported:` is listed and stored byte-identical to its source, and
+    one more import stores exactly the rest of the series."""
+    seed = int(os.environ.get("STRATA_CRASH_SEED", random.randrange(2**32)))
+    rng = random.Random(seed)
+    longest_delay = max(SHORTEST_DELAY, seconds_for_a_full_import(pacs, series))
+
+    rounds: list[Round] = []
+    for n in range(ROUNDS):
+        log = pacs.cwd / f"round-{n}.stderr"
+        done = import_until_killed(pacs, series.folder, rng.uniform(SHORTEST_DELAY, longest_delay), log)
+        assert done.killed or done.returncode == 0, f"round {n}: {done}\n{log.read_text()}"
+        rounds.append(done)
+    context = f"STRATA_CRASH_SEED={seed}; rounds: " + "; ".join(map(str, rounds))
+    assert any(r.killed for r in rounds), f"no import was interrupted ({context})"
+
+    verify = pacs.verify()
+    assert verify.returncode == 0, f"{context}\n{verify.stdout}{verify.stderr}"
+
+    acknowledged = {path: uid for r in rounds for path, uid in r.imported.items()}
+    assert {path: series.uids.get(path) for path in acknowledged} == acknowledged, context
+    rows = by_key(pacs.ls("instances"), "sopInstanceUID")
+    lost = sorted(uid for uid in acknowledged.values() if uid not in rows)
+    assert lost == [], context
+    for path, uid in acknowledged.items():
+        assert_stored_original_is(pacs, rows[uid], path)
+
+    final = pacs.import_(series.folder, verbose=False)
+    assert final.returncode == 0, f"{context}\n{final}"
+    assert final.summary == (SERIES_LENGTH - len(rows), len(rows), 0), f"{context}\n{final}"
+    rows = by_key(pacs.ls("instances"), "sopInstanceUID")
+    assert set(rows) == set(series.uids.values())
+    for path, uid in series.uids.items():
+        assert_stored_original_is(pacs, rows[uid], path)
+    verify = pacs.verify()
+    assert verify.returncode == 0, f"{context}\n{verify.stdout}{verify.stderr}"
