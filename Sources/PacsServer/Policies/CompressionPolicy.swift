@@ -52,16 +52,23 @@ public enum Purpose: String, Sendable, CaseIterable {
 }
 
 extension CompressionPolicy {
-    static func read(_ yaml: YAMLReader) -> CompressionPolicy {
+    /// Reads the policy and the version names it declares (V1 first), which the other files may reference.
+    static func read(_ yaml: YAMLReader) -> (policy: CompressionPolicy, versionNames: [String]) {
         let losslessCopy = yaml.bool("lossless_copy", default: true)
         var versions: [Version] = []
-        for item in yaml.list("versions") ?? [] {
+        // Names count as defined even when another field of their entry is wrong, so one mistake
+        // is reported once rather than again at every reference.
+        var declared: Set<String> = []
+        let entries = yaml.list("versions")
+        if entries == nil, !yaml.has("versions") { yaml.problem("versions", "is missing: list the lossy versions (name, purpose, quality)") }
+        for item in entries ?? [] {
             let entry = yaml.reader(for: item)
             let name = entry.string("name", required: true) ?? ""
             if !name.isEmpty, !Self.isVersionName(name) || name == "V1" {
                 entry.problem("name", "\"\(name)\" is not a lossy version name: use V2, V3, … (V1 is the original)")
             }
-            if versions.contains(where: { $0.name == name }) { entry.problem("name", "\(name) is defined twice") }
+            if declared.contains(name) { entry.problem("name", "\(name) is defined twice") }
+            declared.insert(name)
             let purposeText = entry.string("purpose", required: true) ?? ""
             let purpose = Purpose(rawValue: purposeText)
             if purpose == nil, !purposeText.isEmpty {
@@ -73,15 +80,15 @@ extension CompressionPolicy {
                 versions.append(Version(name: name, purpose: purpose, quality: Int(quality)))
             }
         }
-        if yaml.list("versions") == nil { yaml.problem("versions", "is missing: list the lossy versions (name, purpose, quality)") }
-        let names = Set(versions.map(\.name))
+        let names = declared
         let defaults = readRule(yaml.mapping("defaults", required: true), names: names, isDefault: true)
         let rules = (yaml.list("rules") ?? []).map { readRule(yaml.reader(for: $0), names: names, isDefault: false) }
         yaml.finish()
         for version in versions where defaults.ratios[version.name] == nil {
             yaml.problem("defaults", "gives no ratio for \(version.name): add `\(version.name): <ratio>` under defaults.ratio")
         }
-        return CompressionPolicy(losslessCopy: losslessCopy, versions: versions, defaults: defaults, rules: rules)
+        let policy = CompressionPolicy(losslessCopy: losslessCopy, versions: versions, defaults: defaults, rules: rules)
+        return (policy, ["V1"] + declared.sorted())
     }
 
     private static func readRule(_ entry: YAMLReader?, names: Set<String>, isDefault: Bool) -> Rule {

@@ -20,9 +20,9 @@ public struct Policies: Sendable, Equatable {
             }
             return YAMLReader(file: url.path, text: text, report: log)
         }
-        let compression = CompressionPolicy.read(reader("compression.yaml"))
-        let access = AccessPolicy.read(reader("access.yaml"), versions: compression.versionNames)
-        let tiering = TieringPolicy.read(reader("tiering.yaml"), versions: compression.versionNames)
+        let (compression, versions) = CompressionPolicy.read(reader("compression.yaml"))
+        let access = AccessPolicy.read(reader("access.yaml"), versions: versions)
+        let tiering = TieringPolicy.read(reader("tiering.yaml"), versions: versions)
         guard log.problems.isEmpty else { return .failure(PolicyErrors(problems: log.problems)) }
         return .success(Policies(compression: compression, access: access, tiering: tiering))
     }

@@ -46,7 +46,9 @@ final class YAMLReader {
     var line: Int? { node?.mark?.line }
     var keys: [String] { pairs.map(\.key) }
 
+    /// Problems in a file that could not be parsed at all are not reported again key by key.
     func problem(_ key: String, _ message: String, at node: Node? = nil) {
+        guard self.node != nil else { return }
         report.add(file: file, line: (node ?? self.value(key))?.mark?.line ?? line, key: keyPath(key), message)
     }
 

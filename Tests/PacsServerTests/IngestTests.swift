@@ -1,0 +1,100 @@
+import DICOM
+import Foundation
+import Testing
+import Tiering
+@testable import PacsServer
+
+@Suite("Ingest: durable, indexed, idempotent, conflicts kept out")
+struct IngestTests {
+    @Test("an ingested file is stored byte for byte and indexed at every level")
+    func storesAndIndexes() throws {
+        let store = try Repository.openStore()
+        let service = try store.ingestService()
+        let bytes = try Repository.fixture("ct_explicit_le.dcm")
+        let outcome = try service.ingest(fileBytes: bytes)
+        guard case let .stored(uid) = outcome else { Issue.record("expected stored, got \(outcome)"); return }
+        let original = try #require(try store.index.original(sopInstanceUID: uid))
+        #expect(try DurableFile.read(store.fast.url(for: original.path)) == bytes)
+        #expect(original.sha256 == SHA256.hash(bytes))
+        #expect(original.size == bytes.count)
+        let studies = try store.index.studies(matching: IndexQuery())
+        #expect(studies.count == 1)
+        #expect(studies[0].patientName == "Doe^John")
+        #expect(studies[0].modalities == ["CT"])
+        #expect(studies[0].instanceCount == 1)
+    }
+
+    @Test("re-sending the same instance is a duplicate; a different object under its UID is a conflict")
+    func duplicatesAndConflicts() throws {
+        let store = try Repository.openStore()
+        let service = try store.ingestService()
+        let bytes = try Repository.fixture("mr_explicit_le.dcm")
+        _ = try service.ingest(fileBytes: bytes)
+        #expect(try service.ingest(fileBytes: bytes) == .duplicate(sopInstanceUID: try uid(bytes)))
+
+        var file = try DicomFile.read(bytes)
+        file.dataSet.set(.patientName, .PN, "Impostor^Ian")
+        let error = #expect(throws: IngestError.self) { try service.ingest(fileBytes: try file.encoded()) }
+        #expect(error?.description.contains("conflict") == true)
+        let stored = try #require(try store.index.original(sopInstanceUID: try uid(bytes)))
+        #expect(try DurableFile.read(store.fast.url(for: stored.path)) == bytes)
+        #expect(try store.index.instances(matching: IndexQuery()).count == 1)
+    }
+
+    @Test("a bare dataset is stored as a standard Part 10 file with the same elements")
+    func bareDataset() throws {
+        let store = try Repository.openStore()
+        let bytes = try Repository.fixture("no_preamble_implicit.dcm")
+        let outcome = try store.ingestService().ingest(fileBytes: bytes)
+        let stored = try #require(try store.index.original(sopInstanceUID: outcome.sopInstanceUID))
+        let storedBytes = try DurableFile.read(store.fast.url(for: stored.path))
+        #expect(Array(storedBytes[128..<132]) == Array("DICM".utf8))
+        #expect(try DicomFile.read(storedBytes).dataSet == DicomFile.read(bytes).dataSet)
+    }
+
+    @Test("malformed input is refused with the parser's reason and leaves nothing behind")
+    func malformed() throws {
+        let store = try Repository.openStore()
+        let bytes = Array(try Data(contentsOf: Repository.fixtures.appendingPathComponent("malformed/truncated.dcm")))
+        let error = #expect(throws: IngestError.self) { try store.ingestService().ingest(fileBytes: bytes) }
+        #expect(error?.description.contains("byte 1212") == true)
+        #expect(try store.index.instances(matching: IndexQuery()).isEmpty)
+        #expect(store.fast.storedFiles().isEmpty)
+    }
+
+    @Test("queries: wildcards case-insensitively, date ranges, modality, accession, UID lists")
+    func queries() throws {
+        let store = try Repository.openStore()
+        let service = try store.ingestService()
+        for name in ["ct_implicit_le.dcm", "mr_explicit_le.dcm", "cr_explicit_be.dcm", "latin1_name.dcm", "utf8_name.dcm"] {
+            _ = try service.ingest(fileBytes: try Repository.fixture(name))
+        }
+        func studies(_ build: (inout IndexQuery) -> Void) throws -> [String] {
+            var query = IndexQuery()
+            build(&query)
+            return try store.index.studies(matching: query).map(\.patientName).sorted()
+        }
+        #expect(try studies { $0.patientName = "doe*" } == ["Doe^John"])
+        #expect(try studies { $0.patientName = "M?ller*" } == ["Müller^Jürgen"])
+        #expect(try studies { $0.patientName = "müller^jürgen" } == ["Müller^Jürgen"])
+        #expect(try studies { $0.patientName = "*^Jane" } == ["Smith^Jane", "Smith^Jane"])
+        #expect(try studies { $0.modality = "CR" } == ["Smith^Jane"])
+        #expect(try studies { $0.studyDate = "20240101-20241231" }.count
+                == (try store.index.studies(matching: IndexQuery()).filter { $0.studyDate.hasPrefix("2024") }.count))
+        #expect(try studies { $0.studyDate = "-20000101" }.isEmpty)
+        let all = try store.index.studies(matching: IndexQuery())
+        #expect(try studies { $0.accessionNumber = all[0].accessionNumber } == [all[0].patientName])
+        #expect(try studies { $0.studyInstanceUIDs = [all[0].studyInstanceUID, all[1].studyInstanceUID] }.count == 2)
+        var paged = IndexQuery()
+        paged.limit = 2
+        paged.offset = 1
+        #expect(try store.index.studies(matching: paged).map(\.studyInstanceUID) == all.dropFirst().prefix(2).map(\.studyInstanceUID))
+        var series = IndexQuery()
+        series.modality = "MR"
+        #expect(try store.index.series(matching: series).allSatisfy { $0.modality == "MR" })
+    }
+
+    private func uid(_ bytes: [UInt8]) throws -> String {
+        try DicomFile.read(bytes).dataSet.string(.sopInstanceUID)!
+    }
+}

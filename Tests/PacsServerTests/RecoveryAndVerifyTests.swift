@@ -1,0 +1,73 @@
+import DICOM
+import Foundation
+import Testing
+import Tiering
+@testable import PacsServer
+
+@Suite("Crash recovery and verification")
+struct RecoveryAndVerifyTests {
+    /// Reproduces a writer killed between steps: staged (and maybe indexed) but never renamed into place.
+    private func stageLikeACrashedWriter(_ store: DataStore, fixture: String, indexed: Bool) throws -> String {
+        let bytes = try Repository.fixture(fixture)
+        let file = try DicomFile.read(bytes)
+        let attributes = try IndexedAttributes(file.dataSet)
+        let path = TierDirectory.placement(uid: attributes.sopInstanceUID, variant: "original")
+        var session: StagingSession? = try StagingSession(tier: store.fast)
+        let staged = try store.fast.stage(bytes, as: path, in: session!)
+        if indexed {
+            let record = StoredFile(version: "V1", variant: "original", tier: "fast", path: path, size: staged.size,
+                                    sha256: staged.sha256, transferSyntaxUID: file.transferSyntax.uid)
+            _ = try store.index.record(attributes, original: record, receivedAt: 0)
+        }
+        session = nil  // the process dies here
+        return attributes.sopInstanceUID
+    }
+
+    @Test("an ingest that was committed but not renamed is finished by recovery")
+    func finishesCommittedIngest() throws {
+        let store = try Repository.openStore()
+        let uid = try stageLikeACrashedWriter(store, fixture: "ct_explicit_le.dcm", indexed: true)
+        let before = try Verifier(index: store.index, tiers: store.tiers).run(repair: false)
+        #expect(before.findings.map(\.kind).contains(.unfinished))
+        #expect(before.findings.map(\.kind).contains(.missing))
+        let actions = try store.recover()
+        #expect(actions.count == 1)
+        if case .finished = actions.first {} else { Issue.record("expected finished, got \(actions)") }
+        let original = try #require(try store.index.original(sopInstanceUID: uid))
+        #expect(try DurableFile.read(store.fast.url(for: original.path)) == Repository.fixture("ct_explicit_le.dcm"))
+        #expect(try Verifier(index: store.index, tiers: store.tiers).run(repair: false).isClean)
+    }
+
+    @Test("an ingest that never reached the index is rolled back")
+    func rollsBackUncommittedIngest() throws {
+        let store = try Repository.openStore()
+        let uid = try stageLikeACrashedWriter(store, fixture: "mr_explicit_le.dcm", indexed: false)
+        let actions = try store.recover()
+        if case .rolledBack = actions.first {} else { Issue.record("expected rolledBack, got \(actions)") }
+        #expect(try store.index.original(sopInstanceUID: uid) == nil)
+        #expect(store.fast.storedFiles().isEmpty)
+        #expect(try Verifier(index: store.index, tiers: store.tiers).run(repair: false).isClean)
+    }
+
+    @Test("verify finds corrupt and orphan files; repair quarantines orphans and never deletes images")
+    func verifyFindings() throws {
+        let store = try Repository.openStore()
+        let outcome = try store.ingestService().ingest(fileBytes: try Repository.fixture("ct_explicit_le.dcm"))
+        let original = try #require(try store.index.original(sopInstanceUID: outcome.sopInstanceUID))
+        var bytes = try DurableFile.read(store.fast.url(for: original.path))
+        bytes[bytes.count / 2] ^= 0xFF
+        try Data(bytes).write(to: store.fast.url(for: original.path))
+        try DurableFile.makeDirectory(store.fast.url(for: "zz/yy"))
+        try Data([1, 2, 3]).write(to: store.fast.url(for: "zz/yy/stray.dcm"))
+
+        let report = try Verifier(index: store.index, tiers: store.tiers).run(repair: false)
+        #expect(report.findings.map(\.kind).sorted { $0.rawValue < $1.rawValue } == [.corrupt, .orphan])
+        #expect(report.findings.contains { $0.kind == .corrupt && $0.path == original.path && $0.detail.contains(outcome.sopInstanceUID) })
+
+        let repaired = try Verifier(index: store.index, tiers: store.tiers).run(repair: true)
+        #expect(repaired.repaired.contains { $0.contains("zz/yy/stray.dcm") })
+        #expect(FileManager.default.fileExists(atPath: store.fast.quarantineRoot.appendingPathComponent("zz/yy/stray.dcm").path))
+        #expect(FileManager.default.fileExists(atPath: store.fast.url(for: original.path).path), "a corrupt image is never deleted")
+        #expect(repaired.findings.map(\.kind) == [.corrupt])
+    }
+}
