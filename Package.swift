@@ -19,11 +19,14 @@ let package = Package(
         // C libraries from the system (Debian -dev packages), entered through module maps.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCharLS", pkgConfig: "charls", providers: [.apt(["libcharls-dev"])]),
+        .systemLibrary(name: "COpenJPEG", pkgConfig: "libopenjp2", providers: [.apt(["libopenjp2-7-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
 
         // Data dictionary, dataset model, Part 10 I/O, transfer syntaxes, DICOM JSON.
         .target(name: "DICOM", dependencies: ["CZlib"]),
         // Pixel codecs and fidelity metrics.
-        .target(name: "Codecs", dependencies: ["DICOM"]),
+        .target(name: "Codecs", dependencies: ["DICOM", "CCharLS", "COpenJPEG"]),
         // Storage tiers: durable file placement, hashing, later migration, recall and prefetch.
         .target(name: "Tiering", dependencies: ["CCrypto"]),
         // Ingest, index, policies and the services of `pacs`.

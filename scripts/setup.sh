@@ -2,7 +2,7 @@
 # Installs what building and testing Strata needs, only what is missing (safe to run again).
 set -euo pipefail
 
-apt_packages=(libsqlite3-dev zlib1g-dev libssl-dev libcharls-dev libopenjp2-7-dev libopenjp2-tools dcmtk pkg-config)
+apt_packages=(libsqlite3-dev zlib1g-dev libssl-dev libcharls-dev libopenjp2-7-dev libopenjp2-tools libjpeg62-turbo-dev dcmtk pkg-config)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -5,6 +5,8 @@ import Foundation
 struct Dump: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print a DICOM file's dataset, readable or as DICOM JSON.")
 
+    @OptionGroup var global: GlobalOptions
+
     @Flag(help: "Print DICOM JSON (PS3.18 F.2) of the dataset, binary values inline.")
     var json = false
 

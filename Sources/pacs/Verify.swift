@@ -22,6 +22,7 @@ struct Verify: ParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             Output.line(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
+            for line in report.recovered { Output.line("recovered: \(line)") }
             for line in report.repaired { Output.line("repaired: \(line)") }
             for finding in report.findings { Output.line(finding.description) }
             Output.line("checked \(report.filesChecked) files: \(report.isClean ? "consistent" : "\(report.findings.count) problems")")

@@ -27,15 +27,24 @@ struct RecoveryAndVerifyTests {
     func finishesCommittedIngest() throws {
         let store = try Repository.openStore()
         let uid = try stageLikeACrashedWriter(store, fixture: "ct_explicit_le.dcm", indexed: true)
-        let before = try Verifier(index: store.index, tiers: store.tiers).run(repair: false)
-        #expect(before.findings.map(\.kind).contains(.unfinished))
-        #expect(before.findings.map(\.kind).contains(.missing))
         let actions = try store.recover()
         #expect(actions.count == 1)
         if case .finished = actions.first {} else { Issue.record("expected finished, got \(actions)") }
         let original = try #require(try store.index.original(sopInstanceUID: uid))
         #expect(try DurableFile.read(store.fast.url(for: original.path)) == Repository.fixture("ct_explicit_le.dcm"))
         #expect(try Verifier(index: store.index, tiers: store.tiers).run(repair: false).isClean)
+    }
+
+    @Test("verify itself finishes what a dead writer left, reports it as recovered, and is then clean")
+    func verifyRecovers() throws {
+        let store = try Repository.openStore()
+        _ = try stageLikeACrashedWriter(store, fixture: "ct_explicit_le.dcm", indexed: true)
+        _ = try stageLikeACrashedWriter(store, fixture: "mr_explicit_le.dcm", indexed: false)
+        let report = try Verifier(index: store.index, tiers: store.tiers).run(repair: false)
+        #expect(report.isClean)
+        #expect(report.recovered.count == 2)
+        #expect(report.recovered.contains { $0.contains("finished the interrupted store") })
+        #expect(report.recovered.contains { $0.contains("rolled back the unacknowledged store") })
     }
 
     @Test("an ingest that never reached the index is rolled back")

@@ -27,7 +27,7 @@ from conftest import (FIXTURES_DIR, Pacs, assert_stored_original_is, by_key, fix
 
 SERIES_LENGTH = 300
 IMAGE_SIZE = 128
-ROUNDS = 5
+ROUNDS = 8
 SHORTEST_DELAY = 0.05
 
 
@@ -63,14 +63,31 @@ def series(tmp_path_factory) -> GeneratedSeries:
     return GeneratedSeries(folder, {p.resolve(): read_source(p).sop_instance_uid for p in files})
 
 
-def seconds_for_a_full_import(pacs: Pacs, series: GeneratedSeries) -> float:
-    """Times an uninterrupted import of the series into a separate, fresh store."""
+@dataclass(frozen=True)
+class ImportTimes:
+    """How long importing the series takes, for aiming the kills."""
+
+    fresh: float       # into an empty store
+    duplicates: float  # again, every file already stored
+
+    def expected(self, done: float) -> float:
+        """Expected run time when a fraction `done` of the series is already stored."""
+        return self.duplicates * done + self.fresh * (1 - done)
+
+    def __str__(self) -> str:
+        return f"full import {self.fresh:.2f}s, re-import {self.duplicates:.2f}s"
+
+
+def time_imports(pacs: Pacs, series: GeneratedSeries) -> ImportTimes:
+    """Times an uninterrupted import of the series, and a re-import, into a separate store."""
     scratch = Pacs(pacs.binary, pacs.cwd / "timing-data", pacs.policies, pacs.cwd)
-    start = time.monotonic()
-    report = scratch.import_(series.folder, verbose=False)
-    elapsed = time.monotonic() - start
-    assert report.returncode == 0 and report.summary == (SERIES_LENGTH, 0, 0), str(report)
-    return elapsed
+    seconds = []
+    for expected_summary in ((SERIES_LENGTH, 0, 0), (0, SERIES_LENGTH, 0)):
+        start = time.monotonic()
+        report = scratch.import_(series.folder, verbose=False)
+        seconds.append(time.monotonic() - start)
+        assert report.returncode == 0 and report.summary == expected_summary, str(report)
+    return ImportTimes(*seconds)
 
 
 def import_until_killed(pacs: Pacs, folder: Path, delay: float, stderr_log: Path) -> Round:
@@ -99,28 +116,32 @@ def import_until_killed(pacs: Pacs, folder: Path, delay: float, stderr_log: Path
     return Round(delay, process.returncode == -9, process.returncode, imported)
 
 
-@pytest.mark.slow
 def test_kill_9_during_import_loses_nothing_that_was_acknowledged(pacs: Pacs, series: GeneratedSeries):
     """After several imports killed with SIGKILL at random moments: `pacs verify` exits 0, every
     instance acknowledged with `imported:` is listed and stored byte-identical to its source, and
     one more import stores exactly the rest of the series."""
     seed = int(os.environ.get("STRATA_CRASH_SEED", random.randrange(2**32)))
     rng = random.Random(seed)
-    longest_delay = max(SHORTEST_DELAY, seconds_for_a_full_import(pacs, series))
+    times = time_imports(pacs, series)
 
     rounds: list[Round] = []
+    acknowledged: dict[Path, str] = {}
     for n in range(ROUNDS):
+        # aim anywhere in this run's expected time: startup, the duplicates, the new files
+        expected = times.expected(done=len(acknowledged) / SERIES_LENGTH)
+        delay = rng.uniform(SHORTEST_DELAY, max(SHORTEST_DELAY, expected))
         log = pacs.cwd / f"round-{n}.stderr"
-        done = import_until_killed(pacs, series.folder, rng.uniform(SHORTEST_DELAY, longest_delay), log)
+        done = import_until_killed(pacs, series.folder, delay, log)
         assert done.killed or done.returncode == 0, f"round {n}: {done}\n{log.read_text()}"
         rounds.append(done)
-    context = f"STRATA_CRASH_SEED={seed}; rounds: " + "; ".join(map(str, rounds))
+        acknowledged.update(done.imported)
+    context = (f"STRATA_CRASH_SEED={seed}; {times}; rounds: "
+               + "; ".join(map(str, rounds)))
     assert any(r.killed for r in rounds), f"no import was interrupted ({context})"
 
     verify = pacs.verify()
     assert verify.returncode == 0, f"{context}\n{verify.stdout}{verify.stderr}"
 
-    acknowledged = {path: uid for r in rounds for path, uid in r.imported.items()}
     assert {path: series.uids.get(path) for path in acknowledged} == acknowledged, context
     rows = by_key(pacs.ls("instances"), "sopInstanceUID")
     lost = sorted(uid for uid in acknowledged.values() if uid not in rows)

@@ -152,7 +152,7 @@ class Comparison:
         un_side, other_vr = (ours, their_vr) if our_vr == "UN" else (theirs, our_vr)
         mismatch = f"VR {our_vr} in pacs dump, {their_vr} in pydicom"
         if "InlineBinary" not in un_side:
-            self.differ(where, f"{mismatch}; a UN element carries InlineBinary (PS3.18 F.2.3), items make an SQ")
+            self.differ(where, f"{mismatch}; UN carries InlineBinary (PS3.18 F.2.3), items make an SQ")
             return None
         try:
             reread = reread_implicit(tag, inline_bytes(un_side), as_sequence=other_vr == "SQ")

@@ -16,7 +16,7 @@ import pydicom
 import pytest
 
 from conftest import (LISTING_KINDS, MALFORMED_DIR, VALID_DIR, Pacs, assert_stored_original_is,
-                      by_key, fixture_files, original_file)
+                      by_key, fixture_files, original_file, stored_file)
 
 
 @pytest.fixture
@@ -291,9 +291,8 @@ def test_verify_is_clean_after_import(imported: Pacs):
 
 def test_verify_reports_a_stored_file_whose_bytes_changed(imported: Pacs):
     """One flipped byte in a stored file makes `pacs verify` exit 1 and name that file."""
-    row = imported.ls("instances")[0]
-    relative = original_file(row)["path"]
-    stored = imported.data / relative
+    entry = original_file(imported.ls("instances")[0])
+    relative, stored = entry["path"], stored_file(imported, entry)
     data = bytearray(stored.read_bytes())
     data[len(data) // 2] ^= 0xFF
     stored.write_bytes(bytes(data))

@@ -32,7 +32,9 @@ public struct DICOMJSONEncoder: Sendable {
         for element in dataSet.elements where !element.tag.isGroupLength {
             if !first { out += "," }
             first = false
-            out += "\"\(element.tag.hexString)\":{\"vr\":\"\(element.vr.rawValue)\""
+            // A UN of undefined length holds items: DICOM JSON can only say that as a sequence.
+            let vr = element.vr == .UN && !element.items.isEmpty ? VR.SQ : element.vr
+            out += "\"\(element.tag.hexString)\":{\"vr\":\"\(vr.rawValue)\""
             writeValue(element, path: path + [element.tag], characterSet: characterSet, to: &out)
             out += "}"
         }

@@ -39,7 +39,7 @@ public struct DicomFile: Equatable, Sendable {
         position = metaReader.position
         if position == 0 {
             guard Self.looksLikeDataSet(bytes) else {
-                throw DICOMError.notDICOM(reason: "no DICM prefix and the first bytes are not a DICOM element")
+                throw DICOMError.notDICOM(reason: "no \"DICM\" at byte 128 or 0, and byte 0 does not start a DICOM element")
             }
         }
 
@@ -67,6 +67,9 @@ public struct DicomFile: Equatable, Sendable {
         // (Offsets in errors from a deflated dataset count from the start of the inflated bytes.)
         var reader = DataSetReader(bytes: body, position: bodyStart, explicitVR: explicitVR, bigEndian: !syntax.littleEndian)
         let dataSet = try reader.readDataSet(end: body.count)
+        guard !dataSet.isEmpty else {
+            throw DICOMError.notDICOM(reason: "no dataset after the file meta information (byte \(position))")
+        }
         if explicitVR != syntax.explicitVR, !syntax.encapsulated {
             syntax = explicitVR ? .explicitVRLittleEndian : .implicitVRLittleEndian
         }

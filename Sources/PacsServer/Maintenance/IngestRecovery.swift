@@ -5,12 +5,22 @@ import Tiering
 /// a staged file the index records is renamed into place (finish); one it does not is deleted (roll back:
 /// it was never acknowledged). Live writers' folders are locked and left alone.
 public struct IngestRecovery: Sendable {
-    public enum Action: Sendable, Equatable {
+    public enum Action: Sendable, Equatable, CustomStringConvertible {
         case finished(path: String)
         case rolledBack(path: String)
         case alreadyInPlace(path: String)
-        /// A staged file that matches neither the index nor its place: kept in quarantine for a person to look at.
-        case quarantined(path: String)
+        /// A staged file that matches neither the index nor its place: left where it is for a person
+        /// (or `pacs verify --repair`, which quarantines it) to look at.
+        case unresolved(staged: URL, path: String)
+
+        public var description: String {
+            switch self {
+            case let .finished(path): return "finished the interrupted store of \(path)"
+            case let .rolledBack(path): return "rolled back the unacknowledged store of \(path)"
+            case let .alreadyInPlace(path): return "removed the leftover staging copy of \(path)"
+            case let .unresolved(staged, path): return "\(staged.path) was staged for \(path) but matches neither the index nor the stored file"
+            }
+        }
     }
 
     let index: ImageIndex
@@ -19,16 +29,6 @@ public struct IngestRecovery: Sendable {
     public init(index: ImageIndex, tier: TierDirectory) {
         self.index = index
         self.tier = tier
-    }
-
-    /// What recovery would do, without doing it.
-    public func pending() -> [Action] {
-        var actions: [Action] = []
-        for folder in StagingSession.abandoned(in: tier) {
-            for file in folder.files { actions.append(decide(file)) }
-            folder.release()
-        }
-        return actions
     }
 
     @discardableResult
@@ -45,10 +45,8 @@ public struct IngestRecovery: Sendable {
                     try DurableFile.rename(file, to: destination)
                 case .rolledBack, .alreadyInPlace:
                     try DurableFile.remove(file)
-                case let .quarantined(path):
-                    let target = tier.quarantineRoot.appendingPathComponent("unfinished").appendingPathComponent(path)
-                    try DurableFile.makeDirectory(target.deletingLastPathComponent())
-                    try DurableFile.rename(file, to: target)
+                case .unresolved:
+                    break
                 }
                 actions.append(action)
             }
@@ -67,6 +65,6 @@ public struct IngestRecovery: Sendable {
         if let staged = try? DurableFile.digest(staged), staged.sha256 == recorded.file.sha256 {
             return .finished(path: path)
         }
-        return .quarantined(path: path)
+        return .unresolved(staged: staged, path: path)
     }
 }

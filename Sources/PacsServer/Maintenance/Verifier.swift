@@ -20,6 +20,8 @@ public struct Verifier: Sendable {
     public struct Report: Sendable, Codable {
         public var filesChecked: Int
         public var findings: [Finding]
+        /// Interrupted steps of writers that died, finished or rolled back on opening.
+        public var recovered: [String]
         public var repaired: [String]
         public var isClean: Bool { findings.isEmpty }
     }
@@ -32,20 +34,29 @@ public struct Verifier: Sendable {
         self.tiers = tiers
     }
 
-    /// Checks everything; with `repair`, finishes or rolls back unfinished steps and quarantines orphans
-    /// (missing or corrupt files are reported, never "repaired" by deleting anything).
+    /// Checks everything. Like every command that opens the store, it first finishes or rolls back what
+    /// writers that died left half done (reported as `recovered`, not as a fault: that is the crash
+    /// protocol working). With `repair` it also quarantines orphans and staged files recovery could not
+    /// place; missing or corrupt files are reported, never "repaired" by deleting anything.
     public func run(repair: Bool) throws -> Report {
         var findings: [Finding] = []
         var repaired: [String] = []
+        var recovered: [String] = []
         var checked = 0
         for tier in tiers {
-            let recovery = IngestRecovery(index: index, tier: tier)
-            if repair {
-                for action in try recovery.run() { repaired.append("\(tier.name): \(action)") }
-            } else {
-                for action in recovery.pending() {
-                    findings.append(Finding(kind: .unfinished, tier: tier.name, path: "\(action)",
-                                            detail: "left by a writer that stopped; `pacs verify --repair` finishes or rolls it back"))
+            for action in try IngestRecovery(index: index, tier: tier).run() {
+                guard case let .unresolved(staged, path) = action else {
+                    recovered.append("\(tier.name): \(action)")
+                    continue
+                }
+                if repair {
+                    let target = tier.quarantineRoot.appendingPathComponent("unfinished").appendingPathComponent(path)
+                    try DurableFile.makeDirectory(target.deletingLastPathComponent())
+                    try DurableFile.rename(staged, to: target)
+                    repaired.append("\(tier.name): quarantined unfinished \(path)")
+                } else {
+                    findings.append(Finding(kind: .unfinished, tier: tier.name, path: path,
+                                            detail: "\(action); `pacs verify --repair` quarantines it"))
                 }
             }
             let recorded = try index.storedFiles(tier: tier.name)
@@ -62,7 +73,7 @@ public struct Verifier: Sendable {
                 }
             }
         }
-        return Report(filesChecked: checked, findings: findings, repaired: repaired)
+        return Report(filesChecked: checked, findings: findings, recovered: recovered, repaired: repaired)
     }
 
     /// Re-hashes the recorded files on all cores.
