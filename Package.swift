@@ -25,8 +25,10 @@ let package = Package(
 
         // Data dictionary, dataset model, Part 10 I/O, transfer syntaxes, DICOM JSON.
         .target(name: "DICOM", dependencies: ["CZlib"]),
+        // setjmp/longjmp error handling around libjpeg, which Swift cannot do.
+        .target(name: "CJPEGShim", dependencies: ["CJPEG"], linkerSettings: [.linkedLibrary("jpeg")]),
         // Pixel codecs and fidelity metrics.
-        .target(name: "Codecs", dependencies: ["DICOM", "CCharLS", "COpenJPEG"]),
+        .target(name: "Codecs", dependencies: ["DICOM", "CCharLS", "COpenJPEG", "CJPEG", "CJPEGShim"]),
         // Storage tiers: durable file placement, hashing, later migration, recall and prefetch.
         .target(name: "Tiering", dependencies: ["CCrypto"]),
         // Ingest, index, policies and the services of `pacs`.
@@ -44,6 +46,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Codec timing for bench/derive, set against bench/codec_baseline.c.
+        .executableTarget(name: "strata-bench", dependencies: ["Codecs", "DICOM"]),
         .executableTarget(name: "workstation", dependencies: [
             "Workstation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

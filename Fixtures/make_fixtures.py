@@ -16,7 +16,10 @@ Requirements (pip): pydicom==3.0.2 numpy pillow pyjpegls pylibjpeg
   - pyjpegls            encodes ct_jpegls.dcm (JPEG-LS lossless)
   - pylibjpeg-openjpeg  encodes ct_j2k.dcm (JPEG 2000 lossless), via pylibjpeg
   - pillow              encodes xc_jpeg_baseline.dcm (JPEG baseline)
-  - pylibjpeg-libjpeg   only lets pydicom decode the JPEG baseline on read-back
+  - pylibjpeg-libjpeg   only lets pydicom decode JPEG baseline and lossless on read-back
+  DCMTK's dcmcjpeg (apt install dcmtk; optional, skipped with a message when
+  absent) encodes ct_jpeg_lossless_sv1.dcm and us_rgb_jpeg_lossless_sv7.dcm
+  (JPEG lossless, process 14), which no pip package encodes.
   RLE and Deflate use pydicom's own encoders / zlib.
   --ct-series / --series need only pydicom and numpy.
 
@@ -34,6 +37,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -618,6 +622,10 @@ def build_valid() -> dict[str, tuple[bytes, np.ndarray, bool]]:
     ds = ct_slice("ST1", 1, 3, 128, 0.25, seed=1101)
     add("no_preamble_implicit.dcm", bare_bytes(ds), ds.pixel_array)
 
+    # 16, 17: JPEG lossless (process 14), which only DCMTK here can encode
+    for name, raw, expected in build_dcmtk_lossless():
+        add(name, raw, expected)
+
     add("odd_and_private.dcm", *build_odd_and_private())
     add("sequences.dcm", *build_sequences())
 
@@ -654,6 +662,40 @@ def build_jpeg_baseline():
     ds.AcquisitionContextSequence = Sequence()
     set_encapsulated(ds, encapsulate([jpeg], fragments_per_frame=2, has_bot=False))
     return to_bytes(ds, JPEGBaseline8Bit), arr, False
+
+
+def build_dcmtk_lossless() -> list[tuple[str, bytes, np.ndarray]]:
+    """JPEG lossless files encoded by DCMTK's dcmcjpeg (pydicom cannot encode process 14).
+
+    ct_jpeg_lossless_sv1.dcm holds the pixels of ct_explicit_le.dcm (same phantom slice) as its own
+    series; us_rgb_jpeg_lossless_sv7.dcm those of us_rgb_explicit_le.dcm. Skipped, with a message,
+    when dcmcjpeg is not installed.
+    """
+    dcmcjpeg = shutil.which("dcmcjpeg")
+    if not dcmcjpeg:
+        print("skipped ct_jpeg_lossless_sv1.dcm and us_rgb_jpeg_lossless_sv7.dcm: DCMTK's dcmcjpeg is not installed")
+        return []
+    ct = ct_slice("ST1", 3, 1, 128, 0.15, seed=102)  # the phantom of ct_explicit_le.dcm
+    ct.SeriesDescription = "Axial 5mm JPEG lossless"
+    us = base_dataset("ST5", 2, 1, US_IMAGE, "US", "Liver JPEG lossless", "ABDOMEN")
+    set_pixels(us, us_rgb(64, 96, seed=501), 8, "RGB")  # the pixels of us_rgb_explicit_le.dcm
+    jobs = [
+        # 1.2.840.10008.1.2.4.70, selection value 1 (first-order prediction)
+        ("ct_jpeg_lossless_sv1.dcm", ct, ["+e1"]),
+        # 1.2.840.10008.1.2.4.57, selection value 7: (Ra + Rb) / 2
+        ("us_rgb_jpeg_lossless_sv7.dcm", us, ["+el", "+sv", "7"]),
+    ]
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, ds, options in jobs:
+            expected = ds.pixel_array.copy()
+            source, target = Path(tmp) / "in.dcm", Path(tmp) / name
+            source.write_bytes(to_bytes(ds, ExplicitVRLittleEndian))
+            r = subprocess.run([dcmcjpeg, *options, str(source), str(target)], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError(f"dcmcjpeg {name}: {r.stderr.strip()}")
+            out.append((name, target.read_bytes(), expected))
+    return out
 
 
 def build_odd_and_private():

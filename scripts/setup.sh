@@ -2,7 +2,7 @@
 # Installs what building and testing Strata needs, only what is missing (safe to run again).
 set -euo pipefail
 
-apt_packages=(libsqlite3-dev zlib1g-dev libssl-dev libcharls-dev libopenjp2-7-dev libopenjp2-tools libjpeg62-turbo-dev dcmtk pkg-config)
+apt_packages=(libsqlite3-dev zlib1g-dev libssl-dev libcharls-dev libopenjp2-7-dev libopenjp2-tools libjpeg62-turbo-dev dcmtk dicom3tools pkg-config)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
@@ -15,7 +15,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
-  python_packages=(pydicom==3.0.2 pynetdicom dicomweb-client pytest numpy)
+  python_packages=(pydicom==3.0.2 pynetdicom dicomweb-client pytest numpy pylibjpeg pylibjpeg-openjpeg pyjpegls PyYAML)
   python3 - "${python_packages[@]}" <<'PY' || python3 -m pip install -q "${python_packages[@]}"
 import importlib.metadata as m, sys
 for spec in sys.argv[1:]:

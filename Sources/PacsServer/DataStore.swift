@@ -17,6 +17,7 @@ public final class DataStore: Sendable {
         archive = TierDirectory(name: "archive", root: TieringPolicy.resolve(tiering.archivePath, dataFolder: self.folder))
         try DurableFile.makeDirectory(fast.incomingRoot)
         index = try SQLiteIndex(path: self.folder.appendingPathComponent("index.sqlite").path)
+        stagingSession.tier = fast
     }
 
     /// Finishes or rolls back abandoned ingests on every tier.
@@ -25,8 +26,40 @@ public final class DataStore: Sendable {
         try tiers.flatMap { try IngestRecovery(index: index, tier: $0).run() }
     }
 
-    /// An ingest service writing through its own staging folder (one per process is enough).
-    public func ingestService() throws -> IngestService {
-        IngestService(index: index, fast: fast, staging: try StagingSession(tier: fast))
+    /// This process's staging folder on the fast tier, made on first use; it also names this process
+    /// as the owner of the derivation jobs it claims.
+    public var staging: StagingSession {
+        get throws { try stagingSession.get() }
+    }
+    private let stagingSession = LazyStaging()
+
+    public func tier(named name: String) -> TierDirectory {
+        name == archive.name ? archive : fast
+    }
+
+    /// The bytes of a stored file, from its tier.
+    public func read(_ file: StoredFile) throws -> [UInt8] {
+        try DurableFile.read(tier(named: file.tier).url(for: file.path))
+    }
+
+    /// An ingest service writing through this process's staging folder; `onStored` runs after each new instance.
+    public func ingestService(onStored: (@Sendable () -> Void)? = nil) throws -> IngestService {
+        IngestService(index: index, fast: fast, staging: try staging, onStored: onStored)
+    }
+}
+
+/// Creates the staging session once, when first needed (read-only commands never make one).
+private final class LazyStaging: @unchecked Sendable {
+    private let lock = NSLock()
+    private var session: StagingSession?
+    var tier: TierDirectory?
+
+    func get() throws -> StagingSession {
+        lock.lock()
+        defer { lock.unlock() }
+        if let session { return session }
+        let made = try StagingSession(tier: tier!)
+        session = made
+        return made
     }
 }

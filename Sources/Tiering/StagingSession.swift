@@ -27,6 +27,18 @@ public final class StagingSession: @unchecked Sendable {
         close(lockDescriptor)
     }
 
+    /// The folder's name: identifies this writer (for example as the owner of a claimed job).
+    public var name: String { folder.lastPathComponent }
+
+    /// Whether the writer that owns the staging folder `name` is still running.
+    public static func isAlive(_ name: String, in tier: TierDirectory) -> Bool {
+        let folder = tier.incomingRoot.appendingPathComponent(name, isDirectory: true)
+        guard FileManager.default.fileExists(atPath: folder.path) else { return false }
+        guard let fd = try? lock(folder, blocking: false) else { return true }
+        close(fd)
+        return false
+    }
+
     func nextToken() -> String {
         counter.lock()
         defer { counter.unlock() }

@@ -10,11 +10,15 @@ struct Import: ParsableCommand {
     @Flag(help: "Print a line for every file, not only failures.")
     var verbose = false
 
+    @Flag(name: .customLong("no-derive"), help: "Only store and index; leave the versions to `pacs serve` or `pacs derive`.")
+    var noDerive = false
+
     @Argument(help: "Files and folders to import.")
     var paths: [String]
 
     func run() throws {
-        let store = try global.openStore(policies: try global.loadPolicies())
+        let policies = try global.loadPolicies()
+        let store = try global.openStore(policies: policies)
         let (files, problems) = Importer.files(in: paths)
         for case let .failed(path, reason) in problems { Output.line("failed: \(path): \(reason)") }
         let progress = ProgressBar(total: files.count)
@@ -30,6 +34,7 @@ struct Import: ParsableCommand {
         progress.finish()
         totals.failed += problems.count
         Output.line(totals.summary)
+        if !noDerive { try Derive.drain(store, policies) }
         if totals.failed > 0 { throw ExitCode(1) }
     }
 }

@@ -15,10 +15,13 @@ struct Serve: AsyncParsableCommand {
         let store = try global.openStore(policies: policies, recover: false)
         let recovered = try store.recover()
         logger.info("store open", metadata: ["data": "\(store.folder.path)", "recovered": "\(recovered.count)"])
+        let derivation = DerivationService(store: store, policy: { policies.current.compression })
+        derivation.start()
         logger.info("policies loaded; edit \(policies.folder.path) or send SIGHUP to reload")
         let watcher = Task { await policies.watch() }
         await waitForTermination()
         watcher.cancel()
+        derivation.stop()
         logger.info("stopped")
     }
 

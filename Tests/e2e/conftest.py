@@ -11,14 +11,17 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import os
 import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pydicom
 import pytest
+import yaml
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +34,12 @@ TIMEOUT_SECONDS = 120
 
 LISTING_KINDS = ("studies", "series", "instances")
 SUMMARY_LINE = re.compile(r"imported (\d+), duplicate (\d+), failed (\d+)")
+DERIVE_SUMMARY_LINE = re.compile(r"derived versions of (\d+) instances, (\d+) still queued")
+
+JPEG_LS_LOSSLESS = "1.2.840.10008.1.2.4.80"
+JPEG_LS_SYNTAXES = ("1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81")
+JPEG_2000_LOSSY = "1.2.840.10008.1.2.4.91"
+LOSSY_VERSIONS = ("V2", "V3")
 
 
 def fixture_files(folder: Path) -> list[Path]:
@@ -160,8 +169,8 @@ class Pacs:
         return subprocess.run(self.argv(*args), cwd=self.cwd, capture_output=True,
                               text=True, timeout=timeout)
 
-    def import_(self, *paths, verbose: bool = True) -> ImportReport:
-        result = self.run("import", *paths, *(["--verbose"] if verbose else []))
+    def import_(self, *paths, verbose: bool = True, derive: bool = True) -> ImportReport:
+        result = self.run("import", *paths, *(["--verbose"] if verbose else []), *([] if derive else ["--no-derive"]))
         report = ImportReport(result)
         # the contract does not say which stream failures go to: accept either
         for line in (result.stdout + result.stderr).splitlines():
@@ -170,9 +179,9 @@ class Pacs:
                 kind, path, detail = parsed
                 {"imported": report.imported, "duplicate": report.duplicates,
                  "failed": report.failures}[kind][path] = detail
-        lines = result.stdout.strip().splitlines()
-        if lines and (m := SUMMARY_LINE.fullmatch(lines[-1].strip())):
-            report.summary = tuple(int(n) for n in m.groups())
+        for line in result.stdout.splitlines():
+            if m := SUMMARY_LINE.fullmatch(line.strip()):
+                report.summary = tuple(int(n) for n in m.groups())
         return report
 
     def import_ok(self, *paths) -> ImportReport:
@@ -190,6 +199,27 @@ class Pacs:
 
     def verify(self, *flags: str) -> subprocess.CompletedProcess:
         return self.run("verify", *flags)
+
+    def versions(self, sop_instance_uid: str) -> dict:
+        """`pacs versions UID --json`: {"sopInstanceUID", "versions": [file entries], "missing": {name: reason}}."""
+        result = self.run("versions", sop_instance_uid, "--json")
+        assert result.returncode == 0, f"pacs versions {sop_instance_uid} failed:\n{result.stderr}"
+        listing = json.loads(result.stdout)
+        assert isinstance(listing, dict) and listing.get("sopInstanceUID") == sop_instance_uid, \
+            f"pacs versions --json: not the listing of {sop_instance_uid}: {result.stdout[:300]}"
+        assert isinstance(listing.get("versions"), list), listing
+        assert isinstance(listing.get("missing"), dict), listing
+        return listing
+
+    def derive(self, *flags: str, timeout: float = TIMEOUT_SECONDS) -> tuple[int, int]:
+        """Runs `pacs derive` to the end, which must succeed; returns (instances derived, still queued)."""
+        result = self.run("derive", *flags, timeout=timeout)
+        assert result.returncode == 0, f"pacs derive {' '.join(flags)}: exit {result.returncode}\n" \
+                                       f"{result.stdout}{result.stderr}"
+        lines = result.stdout.strip().splitlines()
+        summary = DERIVE_SUMMARY_LINE.fullmatch(lines[-1].strip()) if lines else None
+        assert summary, f"pacs derive printed no summary line:\n{result.stdout}"
+        return int(summary[1]), int(summary[2])
 
 
 def by_key(rows: list[dict], key: str) -> dict[str, dict]:
@@ -211,6 +241,22 @@ def stored_file(pacs: Pacs, entry: dict) -> Path:
     default policies put at <data>/<tier>."""
     path = pacs.data / entry["tier"] / entry["path"]
     assert path.is_file(), f"listed path {entry['path']!r} is not a file under {pacs.data / entry['tier']}"
+    return path
+
+
+def version_entry(entries: list[dict], version: str, variant: str | None = None) -> dict:
+    """The one file entry of a version (and variant) among an instance's files or versions."""
+    found = [e for e in entries if e["version"] == version and variant in (None, e["variant"])]
+    assert len(found) == 1, f"expected one {version}{'/' + variant if variant else ''} entry, got {entries}"
+    return found[0]
+
+
+def assert_listed_file_intact(pacs: Pacs, entry: dict) -> Path:
+    """The listed file exists with the listed size and SHA-256 (computed here); returns its path."""
+    path = stored_file(pacs, entry)
+    data = path.read_bytes()
+    assert entry["size"] == len(data), f"{entry['path']}: listed size {entry['size']}, file has {len(data)}"
+    assert entry["sha256"].lower() == sha256_hex(data), f"{entry['path']}: listed sha256 is not the file's"
     return path
 
 
@@ -238,6 +284,69 @@ def assert_stored_original_is(pacs: Pacs, row: dict, source: Path) -> None:
     stored = stored_file(pacs, entry).read_bytes()
     assert sha256_hex(stored) == sha256_hex(expected), f"{entry['path']} differs from {source}"
     assert stored == expected
+
+
+# --------------------------------------------------------------------------
+# Compression policy and fidelity: the oracle for derived versions
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VersionTargets:
+    """What the compression policy asks of one lossy version of one image."""
+
+    ratio: float     # raw bytes : compressed bytes
+    min_psnr: float  # dB, peak 2^BitsStored - 1
+
+
+def compression_policy(policies: Path = POLICIES_DIR) -> dict:
+    with (policies / "compression.yaml").open() as f:
+        return yaml.safe_load(f)
+
+
+def _rule_matches(rule: dict, ds: pydicom.Dataset) -> bool:
+    checks = []
+    if "modality" in rule:
+        checks.append(str(ds.get("Modality", "")).upper() == str(rule["modality"]).upper())
+    if "body_part" in rule:
+        checks.append(str(ds.get("BodyPartExamined", "")).upper() == str(rule["body_part"]).upper())
+    if "study_description" in rule:
+        checks.append(str(rule["study_description"]).lower() in str(ds.get("StudyDescription", "")).lower())
+    return bool(checks) and all(checks)
+
+
+def version_targets(ds: pydicom.Dataset, version: str, policies: Path = POLICIES_DIR) -> VersionTargets:
+    """The ratio and PSNR floor for `version` of the image `ds`, as Policies/compression.yaml says: for
+    each setting, the first matching rule that names the version wins, else the defaults."""
+    policy = compression_policy(policies)
+
+    def setting(key: str) -> float:
+        for rule in policy.get("rules") or []:
+            if _rule_matches(rule, ds) and version in (rule.get(key) or {}):
+                return float(rule[key][version])
+        return float(policy["defaults"][key][version])
+
+    return VersionTargets(ratio=setting("ratio"), min_psnr=setting("min_psnr"))
+
+
+def native_pixel_bytes(ds: pydicom.Dataset) -> int:
+    """The size of the image's pixels uncompressed: rows x columns x samples x bytes per cell x frames."""
+    return (int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1))
+            * (int(ds.BitsAllocated) // 8) * int(ds.get("NumberOfFrames", 1) or 1))
+
+
+def frames_of(pixels: np.ndarray, ds: pydicom.Dataset) -> np.ndarray:
+    """pydicom's pixel_array as (frames, ...) whatever the number of frames."""
+    return pixels if int(ds.get("NumberOfFrames", 1) or 1) > 1 else pixels[np.newaxis]
+
+
+def worst_frame_psnr(original: np.ndarray, decoded: np.ndarray, bits_stored: int) -> float:
+    """PSNR in dB of the worst frame (arrays shaped (frames, ...)), peak 2^BitsStored - 1."""
+    peak = float(2 ** bits_stored - 1)
+    worst = math.inf
+    for a, b in zip(original.astype(np.float64), decoded.astype(np.float64)):
+        mse = float(np.mean((a - b) ** 2))
+        worst = min(worst, math.inf if mse == 0 else 10 * math.log10(peak * peak / mse))
+    return worst
 
 
 # --------------------------------------------------------------------------

@@ -84,7 +84,7 @@ def time_imports(pacs: Pacs, series: GeneratedSeries) -> ImportTimes:
     seconds = []
     for expected_summary in ((SERIES_LENGTH, 0, 0), (0, SERIES_LENGTH, 0)):
         start = time.monotonic()
-        report = scratch.import_(series.folder, verbose=False)
+        report = scratch.import_(series.folder, verbose=False, derive=False)
         seconds.append(time.monotonic() - start)
         assert report.returncode == 0 and report.summary == expected_summary, str(report)
     return ImportTimes(*seconds)
@@ -95,7 +95,7 @@ def import_until_killed(pacs: Pacs, folder: Path, delay: float, stderr_log: Path
     and collects the `imported:` lines it printed before it died."""
     lines: list[str] = []
     with stderr_log.open("w") as stderr, subprocess.Popen(
-            pacs.argv("import", folder, "--verbose"), cwd=pacs.cwd, text=True,
+            pacs.argv("import", folder, "--verbose", "--no-derive"), cwd=pacs.cwd, text=True,
             stdout=subprocess.PIPE, stderr=stderr) as process:
         # read while it runs, so a full pipe never blocks the import
         reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
@@ -149,7 +149,7 @@ def test_kill_9_during_import_loses_nothing_that_was_acknowledged(pacs: Pacs, se
     for path, uid in acknowledged.items():
         assert_stored_original_is(pacs, rows[uid], path)
 
-    final = pacs.import_(series.folder, verbose=False)
+    final = pacs.import_(series.folder, verbose=False, derive=False)
     assert final.returncode == 0, f"{context}\n{final}"
     assert final.summary == (SERIES_LENGTH - len(rows), len(rows), 0), f"{context}\n{final}"
     rows = by_key(pacs.ls("instances"), "sopInstanceUID")

@@ -7,6 +7,11 @@ public struct Fidelity: Sendable, Equatable, Codable {
     public var psnr: Double?
     public var maxError: Int
 
+    public init(psnr: Double?, maxError: Int) {
+        self.psnr = psnr
+        self.maxError = maxError
+    }
+
     public static func measure(original: [Int32], derived: [Int32], bitsStored: Int) -> Fidelity {
         precondition(original.count == derived.count, "fidelity needs samples of equal count")
         var squares: Double = 0

@@ -10,6 +10,11 @@ public struct LevelIndex: Sendable, Equatable, Codable {
     public struct Size: Sendable, Equatable, Codable {
         public var width: Int
         public var height: Int
+
+        public init(width: Int, height: Int) {
+            self.width = width
+            self.height = height
+        }
     }
 
     public var count: Int { ends.count }

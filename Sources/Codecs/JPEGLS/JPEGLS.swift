@@ -49,6 +49,12 @@ public enum JPEGLS {
     /// Decodes one frame to native cells laid out as `description` says (interleaved, little endian),
     /// sign-extending signed samples coded with fewer bits than allocated.
     public static func decode(_ codestream: [UInt8], _ description: FrameDescription) throws(CodecError) -> [UInt8] {
+        // CharLS spends seconds before failing on a truncated stream: refuse one without its EOI marker
+        // (DICOM may pad the fragment with one zero byte after it).
+        let tail = codestream.suffix(3)
+        guard tail.count >= 2, tail.suffix(2).elementsEqual([0xFF, 0xD9]) || tail.dropLast().suffix(2).elementsEqual([0xFF, 0xD9]) else {
+            throw .corrupt("JPEG-LS stream does not end with an EOI marker: truncated")
+        }
         guard let decoder = charls_jpegls_decoder_create() else { throw .library("CharLS decoder could not be created") }
         defer { charls_jpegls_decoder_destroy(decoder) }
         var info = charls_frame_info()

@@ -89,6 +89,13 @@ public struct PixelFrames: Sendable {
             // Colour coded with the multiple-component transform decodes back to RGB.
             let photometric = description.samplesPerPixel == 3 ? "RGB" : nil
             return (NativeSamples.write(decoded.values, description, bits: description.bitsStored), photometric)
+        case TransferSyntax.rleLossless.uid:
+            return (try RLEDecoder.decode(frame, description: description), nil)
+        case TransferSyntax.jpegLossless.uid, TransferSyntax.jpegLosslessSV1.uid:
+            return (try JPEGLosslessDecoder.decode(frame, description: description), nil)
+        case TransferSyntax.jpegBaseline.uid:
+            let (pixels, photometric) = try JPEGBaselineDecoder.decode(frame, description: description)
+            return (pixels, photometric)
         default:
             throw .unsupported("no decoder for \(syntax)")
         }

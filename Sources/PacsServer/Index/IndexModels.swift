@@ -62,7 +62,8 @@ public struct IndexedAttributes: Sendable, Equatable {
 /// One stored copy of one version of an instance, as the index records it.
 public struct StoredFile: Sendable, Equatable, Codable {
     public var version: String
-    /// Which representation of the version: `original` for the bytes as received.
+    /// Which representation of the version: `original` for the bytes as received, `jpegls` for V1's
+    /// lossless copy, `j2k` for lossy versions.
     public var variant: String
     public var tier: String
     /// Relative to the tier's folder.
@@ -70,6 +71,55 @@ public struct StoredFile: Sendable, Equatable, Codable {
     public var size: Int
     public var sha256: String
     public var transferSyntaxUID: String
+    /// The derived object's own SOP Instance UID (lossy versions); nil where it is the instance's.
+    public var sopInstanceUID: String?
+    public var purpose: String?
+    /// Image quality relative to the original, percent.
+    public var quality: Int?
+    public var targetRatio: Double?
+    public var achievedRatio: Double?
+    /// The worst frame's PSNR in dB; nil for bit-exact versions.
+    public var psnr: Double?
+    public var maxError: Int?
+    /// Where each frame's codestream lies in the file, with its resolution levels.
+    public var frames: [FrameLayout]?
+
+    public init(version: String, variant: String, tier: String, path: String, size: Int, sha256: String, transferSyntaxUID: String,
+                sopInstanceUID: String? = nil, purpose: String? = nil, quality: Int? = nil, targetRatio: Double? = nil,
+                achievedRatio: Double? = nil, psnr: Double? = nil, maxError: Int? = nil, frames: [FrameLayout]? = nil) {
+        self.version = version
+        self.variant = variant
+        self.tier = tier
+        self.path = path
+        self.size = size
+        self.sha256 = sha256
+        self.transferSyntaxUID = transferSyntaxUID
+        self.sopInstanceUID = sopInstanceUID
+        self.purpose = purpose
+        self.quality = quality
+        self.targetRatio = targetRatio
+        self.achievedRatio = achievedRatio
+        self.psnr = psnr
+        self.maxError = maxError
+        self.frames = frames
+    }
+}
+
+/// One frame's compressed codestream inside a stored file.
+public struct FrameLayout: Sendable, Equatable, Codable {
+    /// Byte offset of the codestream in the file.
+    public var offset: Int
+    public var length: Int
+    /// For JPEG 2000 in resolution order: where each level ends (relative to `offset`) and its size.
+    public var levelEnds: [Int]?
+    public var levelSizes: [[Int]]?
+
+    public init(offset: Int, length: Int, levelEnds: [Int]? = nil, levelSizes: [[Int]]? = nil) {
+        self.offset = offset
+        self.length = length
+        self.levelEnds = levelEnds
+        self.levelSizes = levelSizes
+    }
 }
 
 /// A query over the index, as C-FIND and QIDO-RS ask it. Empty fields match everything.
@@ -132,8 +182,27 @@ public enum RecordOutcome: Sendable, Equatable {
 /// The index of patients, studies, series, instances and stored files. The callers see only this
 /// protocol, so an index on another database can stand in for the SQLite one.
 public protocol ImageIndex: Sendable {
-    /// Records an instance and its original's file in one transaction.
+    /// Records an instance, its original's file and its derivation job in one transaction.
     func record(_ attributes: IndexedAttributes, original: StoredFile, receivedAt: Double) throws -> RecordOutcome
+    /// Every stored file of an instance.
+    func files(sopInstanceUID: String) throws -> [StoredFile]
+
+    // The derivation queue (persisted, so a restart resumes it).
+    /// Takes the most urgent pending job for `owner`; nil when none is pending.
+    func claimDerivation(owner: String, now: Double) throws -> DerivationJob?
+    /// Records the versions made (files already staged) and closes the job, in one transaction.
+    func completeDerivation(_ job: DerivationJob, files: [StoredFile], missing: [String: String], now: Double) throws
+    /// Puts a job that failed for a passing reason back in the queue.
+    func deferDerivation(_ job: DerivationJob, now: Double) throws
+    /// Puts jobs whose owner is no longer alive back in the queue; returns how many.
+    func releaseAbandonedDerivations(isAlive: (String) -> Bool) throws -> Int
+    /// Moves an instance's job to the front of the queue (a client is waiting for it).
+    func prioritizeDerivation(sopInstanceUID: String) throws
+    /// Queues (again) the instances matching a query whose versions are incomplete or that are named.
+    func requeueDerivations(matching query: IndexQuery, now: Double) throws -> Int
+    func derivationCounts() throws -> DerivationCounts
+    /// Why versions of an instance are missing, by version name.
+    func missingVersions(sopInstanceUID: String) throws -> [String: String]
     /// The original file of an instance, if the instance is indexed.
     func original(sopInstanceUID: String) throws -> StoredFile?
     func studies(matching query: IndexQuery) throws -> [StudySummary]
@@ -143,6 +212,18 @@ public protocol ImageIndex: Sendable {
     func storedFiles(tier: String) throws -> [IndexedFile]
     /// The stored file recorded at a path of a tier.
     func storedFile(tier: String, path: String) throws -> IndexedFile?
+}
+
+/// A claimed derivation job.
+public struct DerivationJob: Sendable, Equatable {
+    public var sopInstanceUID: String
+    public var attempts: Int
+}
+
+public struct DerivationCounts: Sendable, Equatable, Codable {
+    public var pending: Int
+    public var running: Int
+    public var done: Int
 }
 
 /// A stored file and the instance it belongs to.

@@ -4,7 +4,7 @@ import GRDB
 enum IndexSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1: patients, studies, series, instances, stored files") { db in
+        migrator.registerMigration("v1: patients, studies, series, instances, stored files, derivation jobs") { db in
             try db.create(table: "patient") { t in
                 t.autoIncrementedPrimaryKey("id")
                 t.column("patient_id", .text).notNull()
@@ -72,9 +72,31 @@ enum IndexSchema {
                 t.column("sha256", .text).notNull()
                 t.column("transfer_syntax", .text).notNull()
                 t.column("created_at", .double).notNull()
+                // Derived versions: their own SOP Instance UID (lossy ones), what they are for, how close.
+                t.column("sop_instance_uid", .text)
+                t.column("purpose", .text)
+                t.column("quality", .integer)
+                t.column("target_ratio", .double)
+                t.column("achieved_ratio", .double)
+                t.column("psnr", .double)
+                t.column("max_error", .integer)
+                /// JSON: per frame, the codestream's offset and length in the file and its level index.
+                t.column("frames", .text)
                 t.uniqueKey(["instance_ref", "version", "variant", "tier"])
                 t.uniqueKey(["tier", "path"])
             }
+
+            // One job per instance: derive its versions. `missing` (JSON) says which could not be made and why.
+            try db.create(table: "derivation_job") { t in
+                t.primaryKey("instance_ref", .integer).references("instance")
+                t.column("priority", .integer).notNull().defaults(to: 0)
+                t.column("state", .text).notNull()
+                t.column("owner", .text)
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("missing", .text)
+                t.column("updated_at", .double).notNull()
+            }
+            try db.create(index: "derivation_job_state", on: "derivation_job", columns: ["state", "priority"])
         }
         return migrator
     }

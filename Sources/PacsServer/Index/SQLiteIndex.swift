@@ -29,12 +29,126 @@ public final class SQLiteIndex: ImageIndex {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [a.sopInstanceUID, series, a.sopClassUID, a.instanceNumber, a.rows, a.columns, a.numberOfFrames, receivedAt])
             let instance = db.lastInsertedRowID
-            try db.execute(sql: """
-                INSERT INTO stored_file (instance_ref, version, variant, tier, path, size, sha256, transfer_syntax, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [instance, original.version, original.variant, original.tier, original.path,
-                                 original.size, original.sha256, original.transferSyntaxUID, receivedAt])
+            try Self.insert(db, original, instance: instance, now: receivedAt)
+            try db.execute(sql: "INSERT INTO derivation_job (instance_ref, state, updated_at) VALUES (?, 'pending', ?)",
+                           arguments: [instance, receivedAt])
             return .recorded
+        }
+    }
+
+    private static let frameCoder = (JSONEncoder(), JSONDecoder())
+
+    private static func insert(_ db: Database, _ file: StoredFile, instance: Int64, now: Double) throws {
+        let frames = try file.frames.map { String(decoding: try frameCoder.0.encode($0), as: UTF8.self) }
+        try db.execute(sql: """
+            INSERT INTO stored_file (instance_ref, version, variant, tier, path, size, sha256, transfer_syntax, created_at,
+              sop_instance_uid, purpose, quality, target_ratio, achieved_ratio, psnr, max_error, frames)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [instance, file.version, file.variant, file.tier, file.path, file.size, file.sha256, file.transferSyntaxUID, now,
+                             file.sopInstanceUID, file.purpose, file.quality, file.targetRatio, file.achievedRatio, file.psnr,
+                             file.maxError, frames])
+    }
+
+    public func files(sopInstanceUID: String) throws -> [StoredFile] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT f.* FROM stored_file f JOIN instance i ON f.instance_ref = i.id WHERE i.uid = ? ORDER BY f.version, f.variant, f.tier
+                """, arguments: [sopInstanceUID]).map(Self.storedFile)
+        }
+    }
+
+    // MARK: Derivation queue
+
+    public func claimDerivation(owner: String, now: Double) throws -> DerivationJob? {
+        try pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT j.instance_ref, j.attempts, i.uid FROM derivation_job j JOIN instance i ON j.instance_ref = i.id
+                WHERE j.state = 'pending' ORDER BY j.priority DESC, j.instance_ref LIMIT 1
+                """) else { return nil }
+            try db.execute(sql: "UPDATE derivation_job SET state = 'running', owner = ?, attempts = attempts + 1, updated_at = ? WHERE instance_ref = ?",
+                           arguments: [owner, now, row["instance_ref"] as Int64])
+            return DerivationJob(sopInstanceUID: row["uid"], attempts: (row["attempts"] as Int) + 1)
+        }
+    }
+
+    public func completeDerivation(_ job: DerivationJob, files: [StoredFile], missing: [String: String], now: Double) throws {
+        let missingText = missing.isEmpty ? nil : String(decoding: try Self.frameCoder.0.encode(missing), as: UTF8.self)
+        try pool.write { db in
+            guard let instance = try Int64.fetchOne(db, sql: "SELECT id FROM instance WHERE uid = ?", arguments: [job.sopInstanceUID]) else { return }
+            for file in files {
+                try db.execute(sql: "DELETE FROM stored_file WHERE instance_ref = ? AND version = ? AND variant = ? AND tier = ?",
+                               arguments: [instance, file.version, file.variant, file.tier])
+                try Self.insert(db, file, instance: instance, now: now)
+            }
+            try db.execute(sql: "UPDATE derivation_job SET state = 'done', owner = NULL, missing = ?, updated_at = ? WHERE instance_ref = ?",
+                           arguments: [missingText, now, instance])
+        }
+    }
+
+    public func deferDerivation(_ job: DerivationJob, now: Double) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                UPDATE derivation_job SET state = 'pending', owner = NULL, updated_at = ?
+                WHERE instance_ref = (SELECT id FROM instance WHERE uid = ?)
+                """, arguments: [now, job.sopInstanceUID])
+        }
+    }
+
+    public func releaseAbandonedDerivations(isAlive: (String) -> Bool) throws -> Int {
+        try pool.write { db in
+            let owners = try String.fetchAll(db, sql: "SELECT DISTINCT owner FROM derivation_job WHERE state = 'running' AND owner IS NOT NULL")
+            var released = 0
+            for owner in owners where !isAlive(owner) {
+                try db.execute(sql: "UPDATE derivation_job SET state = 'pending', owner = NULL WHERE state = 'running' AND owner = ?", arguments: [owner])
+                released += db.changesCount
+            }
+            return released
+        }
+    }
+
+    public func prioritizeDerivation(sopInstanceUID: String) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                UPDATE derivation_job SET priority = (SELECT COALESCE(MAX(priority), 0) + 1 FROM derivation_job)
+                WHERE state = 'pending' AND instance_ref = (SELECT id FROM instance WHERE uid = ?)
+                """, arguments: [sopInstanceUID])
+        }
+    }
+
+    public func requeueDerivations(matching query: IndexQuery, now: Double) throws -> Int {
+        let filter = Filter(query)
+        return try pool.write { db in
+            try db.execute(sql: """
+                UPDATE derivation_job SET state = 'pending', owner = NULL, attempts = 0, updated_at = ?
+                WHERE state = 'done' AND instance_ref IN (
+                  SELECT i.id FROM instance i JOIN series se ON i.series_ref = se.id JOIN study s ON se.study_ref = s.id
+                    JOIN patient p ON s.patient_ref = p.id WHERE \(filter.instanceConditions))
+                """, arguments: StatementArguments([now]) + filter.instanceArguments)
+            return db.changesCount
+        }
+    }
+
+    public func derivationCounts() throws -> DerivationCounts {
+        try pool.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM derivation_job GROUP BY state")
+            var counts = DerivationCounts(pending: 0, running: 0, done: 0)
+            for row in rows {
+                switch row["state"] as String {
+                case "pending": counts.pending = row["n"]
+                case "running": counts.running = row["n"]
+                default: counts.done += row["n"] as Int
+                }
+            }
+            return counts
+        }
+    }
+
+    public func missingVersions(sopInstanceUID: String) throws -> [String: String] {
+        try pool.read { db in
+            guard let text = try String.fetchOne(db, sql: """
+                SELECT j.missing FROM derivation_job j JOIN instance i ON j.instance_ref = i.id WHERE i.uid = ?
+                """, arguments: [sopInstanceUID]) else { return [:] }
+            return (try? Self.frameCoder.1.decode([String: String].self, from: Data(text.utf8))) ?? [:]
         }
     }
 
@@ -174,8 +288,12 @@ public final class SQLiteIndex: ImageIndex {
     }
 
     private static func storedFile(_ row: Row) -> StoredFile {
-        StoredFile(version: row["version"], variant: row["variant"], tier: row["tier"], path: row["path"],
-                   size: row["size"], sha256: row["sha256"], transferSyntaxUID: row["transfer_syntax"])
+        let frames = (row["frames"] as String?).flatMap { try? frameCoder.1.decode([FrameLayout].self, from: Data($0.utf8)) }
+        return StoredFile(version: row["version"], variant: row["variant"], tier: row["tier"], path: row["path"],
+                          size: row["size"], sha256: row["sha256"], transferSyntaxUID: row["transfer_syntax"],
+                          sopInstanceUID: row["sop_instance_uid"], purpose: row["purpose"], quality: row["quality"],
+                          targetRatio: row["target_ratio"], achievedRatio: row["achieved_ratio"], psnr: row["psnr"],
+                          maxError: row["max_error"], frames: frames)
     }
 }
 

@@ -14,12 +14,14 @@ public final class IngestService: Sendable {
     private let staging: StagingSession
     private let locks = StripedLocks()
     private let clock: @Sendable () -> Double
+    private let onStored: (@Sendable () -> Void)?
 
-    public init(index: ImageIndex, fast: TierDirectory, staging: StagingSession,
+    public init(index: ImageIndex, fast: TierDirectory, staging: StagingSession, onStored: (@Sendable () -> Void)? = nil,
                 clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.index = index
         self.fast = fast
         self.staging = staging
+        self.onStored = onStored
         self.clock = clock
     }
 
@@ -97,6 +99,7 @@ public final class IngestService: Sendable {
             } catch {
                 throw .storage(.io(path: original.path, operation: "publish", errno: 0))
             }
+            onStored?()
             return .stored(sopInstanceUID: uid)
         }
     }

@@ -1,0 +1,127 @@
+import Foundation
+import Logging
+import Synchronization
+import Tiering
+
+/// Works the persisted derivation queue: claims a job, derives the missing versions, stores them the way
+/// ingest stores originals (staged and fsynced, recorded in one transaction, then renamed into place) and
+/// closes the job. Jobs of a process that died go back to the queue, so a restart resumes them.
+public final class DerivationService: Sendable {
+    /// A job is given up (its versions listed as missing with the last error) after this many tries.
+    static let maximumAttempts = 3
+
+    private let store: DataStore
+    private let policy: @Sendable () -> CompressionPolicy
+    private let logger: Logger
+    private let wakeup = DispatchSemaphore(value: 0)
+    private let stopped = Atomic<Bool>(false)
+
+    public init(store: DataStore, policy: @escaping @Sendable () -> CompressionPolicy, logger: Logger = Logger(label: "strata.derive")) {
+        self.store = store
+        self.policy = policy
+        self.logger = logger
+    }
+
+    /// Puts back the jobs of processes that died while deriving.
+    @discardableResult
+    public func releaseAbandoned() throws -> Int {
+        let fast = store.fast
+        return try store.index.releaseAbandonedDerivations { StagingSession.isAlive($0, in: fast) }
+    }
+
+    /// Derives one queued instance; false when the queue is empty.
+    public func runOne() throws -> Bool {
+        let staging = try store.staging
+        let index = store.index
+        guard let job = try index.claimDerivation(owner: staging.name, now: Date().timeIntervalSince1970) else { return false }
+        do {
+            try derive(job, staging: staging)
+        } catch {
+            let now = Date().timeIntervalSince1970
+            if job.attempts >= Self.maximumAttempts {
+                logger.error("giving up deriving versions", metadata: ["sop": "\(job.sopInstanceUID)", "error": "\(error)"])
+                let reason = "gave up after \(job.attempts) attempts: \(error)"
+                let names = ["V1"] + policy().versions.map(\.name)
+                try index.completeDerivation(job, files: [], missing: Dictionary(uniqueKeysWithValues: names.map { ($0, reason) }), now: now)
+            } else {
+                logger.warning("deriving versions failed; will retry", metadata: ["sop": "\(job.sopInstanceUID)", "error": "\(error)"])
+                try index.deferDerivation(job, now: now)
+            }
+        }
+        return true
+    }
+
+    private func derive(_ job: DerivationJob, staging: StagingSession) throws {
+        let index = store.index
+        let files = try index.files(sopInstanceUID: job.sopInstanceUID)
+        guard let original = files.first(where: { $0.variant == IngestService.originalVariant }) else {
+            try index.completeDerivation(job, files: [], missing: [:], now: Date().timeIntervalSince1970)
+            return
+        }
+        let existing = Set(files.map { "\($0.version)/\($0.variant)" })
+        let result = Deriver(policy: policy()).derive(originalBytes: try store.read(original), existing: existing)
+        var staged: [StagedFile] = []
+        var recorded: [StoredFile] = []
+        do {
+            for product in result.products {
+                let path = TierDirectory.placement(uid: job.sopInstanceUID, variant: "\(product.file.version)-\(product.file.variant)")
+                let file = try store.fast.stage(product.bytes, as: path, in: staging)
+                staged.append(file)
+                var entry = product.file
+                entry.tier = store.fast.name
+                entry.path = path
+                entry.sha256 = file.sha256
+                recorded.append(entry)
+            }
+            try index.completeDerivation(job, files: recorded, missing: result.missing, now: Date().timeIntervalSince1970)
+        } catch {
+            staged.forEach(store.fast.discard)
+            throw error
+        }
+        for file in staged { try store.fast.publish(file) }
+    }
+
+    /// Runs `workers` threads until the queue is empty; `progress` is called after each job.
+    public func drain(workers: Int = ProcessInfo.processInfo.activeProcessorCount, progress: @Sendable () -> Void = {}) throws {
+        try releaseAbandoned()
+        let failure = Mutex<Error?>(nil)
+        DispatchQueue.concurrentPerform(iterations: max(1, workers)) { _ in
+            do {
+                while try runOne() { progress() }
+            } catch {
+                failure.withLock { $0 = error }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
+
+    /// Starts `workers` threads that derive for the life of the process, waking when told new work
+    /// arrived and checking the queue every second regardless.
+    public func start(workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        _ = try? releaseAbandoned()
+        for number in 0..<max(1, workers) {
+            let thread = Thread { [self] in
+                while !stopped.load(ordering: .relaxed) {
+                    do {
+                        if try !runOne() { _ = wakeup.wait(timeout: .now() + 1) }
+                    } catch {
+                        logger.error("derivation worker: \(error)")
+                        _ = wakeup.wait(timeout: .now() + 1)
+                    }
+                }
+            }
+            thread.name = "derive-\(number)"
+            thread.start()
+        }
+    }
+
+    /// Tells an idle worker that an instance was stored.
+    public func wake() {
+        wakeup.signal()
+    }
+
+    /// Lets the workers finish their current job and stop.
+    public func stop() {
+        stopped.store(true, ordering: .relaxed)
+    }
+}

@@ -1,0 +1,142 @@
+import Codecs
+import DICOM
+import Foundation
+
+/// Makes the versions of one instance from its original: V1's JPEG-LS lossless copy, verified bit-exact
+/// by decoding it, and the lossy JPEG 2000 versions of the compression policy, each at the ratio the
+/// policy gives the image's modality (lowered step by step until the policy's PSNR floor is met).
+struct Deriver: Sendable {
+    static let losslessVariant = "jpegls"
+    static let lossyVariant = "j2k"
+
+    /// One derived file, encoded and described, ready to be stored.
+    struct Product: Sendable {
+        var bytes: [UInt8]
+        var file: StoredFile
+    }
+
+    struct Result: Sendable {
+        var products: [Product] = []
+        /// Versions that could not be made, with the reason.
+        var missing: [String: String] = [:]
+    }
+
+    let policy: CompressionPolicy
+
+    /// Derives the versions not yet in `existing` (version/variant pairs such as "V2/j2k").
+    func derive(originalBytes: [UInt8], existing: Set<String>) -> Result {
+        var result = Result()
+        let wanted = (policy.losslessCopy ? ["V1"] : []) + policy.versions.map(\.name)
+        func missAll(_ reason: String) -> Result {
+            var failed = Result()
+            for name in wanted { failed.missing[name] = reason }
+            return failed
+        }
+        let original: DicomFile
+        do {
+            original = try DicomFile.read(originalBytes)
+        } catch {
+            return missAll("the original cannot be read: \(error)")
+        }
+        guard FrameDescription(original.dataSet) != nil else {
+            return missAll("not an image these versions apply to (no 8/16-bit image pixel module)")
+        }
+        let image: PixelFrames
+        do {
+            image = try PixelFrames(original.dataSet, syntax: original.transferSyntax)
+        } catch {
+            return missAll("the original (\(original.transferSyntax.name)) cannot be decoded: \(error)")
+        }
+        let dataSet = original.dataSet
+        let modality = dataSet.string(.modality)
+        let bodyPart = dataSet.string(.bodyPartExamined)
+        let studyDescription = dataSet.string(.studyDescription)
+
+        if policy.losslessCopy, !existing.contains("V1/\(Self.losslessVariant)") {
+            // An original that arrived as JPEG-LS lossless already is the copy.
+            if original.transferSyntax != .jpegLSLossless {
+                do {
+                    result.products.append(try losslessCopy(original, image))
+                } catch {
+                    result.missing["V1"] = "JPEG-LS copy: \(error)"
+                }
+            }
+        }
+        for version in policy.versions where !existing.contains("\(version.name)/\(Self.lossyVariant)") {
+            guard let ratio = policy.ratio(for: version.name, modality: modality, bodyPart: bodyPart, studyDescription: studyDescription) else {
+                result.missing[version.name] = "compression.yaml gives no ratio for \(version.name)"
+                continue
+            }
+            let floor = policy.minimumPSNR(for: version.name, modality: modality, bodyPart: bodyPart, studyDescription: studyDescription)
+            do {
+                result.products.append(try lossy(version, original, image, ratio: ratio, minimumPSNR: floor))
+            } catch {
+                result.missing[version.name] = "JPEG 2000 \(version.name): \(error)"
+            }
+        }
+        return result
+    }
+
+    private func losslessCopy(_ original: DicomFile, _ image: PixelFrames) throws -> Product {
+        var codestreams: [[UInt8]] = []
+        for frame in image.frames {
+            let encoded = try JPEGLS.encode(frame, image.description)
+            guard try JPEGLS.decode(encoded, image.description) == frame else {
+                throw CodecError.mismatch("the JPEG-LS copy does not decode to the original pixels")
+            }
+            codestreams.append(encoded)
+        }
+        let object = try VersionObject.build(from: original, description: image.description, codestreams: codestreams,
+                                             syntax: .jpegLSLossless, photometric: image.description.photometric, lossy: nil)
+        let file = StoredFile(version: "V1", variant: Self.losslessVariant, tier: "", path: "", size: object.bytes.count, sha256: "",
+                              transferSyntaxUID: TransferSyntax.jpegLSLossless.uid, purpose: Purpose.diagnosis.rawValue, quality: 100,
+                              achievedRatio: ratio(image, codestreams),
+                              frames: zip(object.frameOffsets, codestreams).map { FrameLayout(offset: $0, length: $1.count) })
+        return Product(bytes: object.bytes, file: file)
+    }
+
+    private func lossy(_ version: CompressionPolicy.Version, _ original: DicomFile, _ image: PixelFrames,
+                       ratio target: Double, minimumPSNR: Double?) throws -> Product {
+        let description = image.description
+        var ask = target
+        var attempt: (codestreams: [[UInt8]], fidelity: Fidelity)?
+        // Rate control tracks the ratio; when the image cannot take it at the policy's fidelity floor,
+        // give it more bytes rather than deliver a version worse than its quality class promises.
+        for _ in 0..<5 {
+            var codestreams: [[UInt8]] = []
+            var worst = Fidelity(psnr: nil, maxError: 0)
+            for frame in image.frames {
+                let encoded = try JPEG2000.encode(frame, description, .init(ratio: ask))
+                let decoded = try JPEG2000.decode(encoded)
+                let fidelity = Fidelity.measure(original: NativeSamples.read(frame, description), derived: decoded.values,
+                                                bitsStored: description.bitsStored)
+                worst = Fidelity(psnr: [worst.psnr, fidelity.psnr].compactMap { $0 }.min(), maxError: max(worst.maxError, fidelity.maxError))
+                codestreams.append(encoded)
+            }
+            attempt = (codestreams, worst)
+            guard let floor = minimumPSNR, let psnr = worst.psnr, psnr < floor, ask > 2 else { break }
+            ask = max(2, ask * 0.7)
+        }
+        guard let (codestreams, fidelity) = attempt else { throw CodecError.unsupported("no frames") }
+        let achieved = ratio(image, codestreams)
+        let photometric = description.samplesPerPixel == 3 ? "YBR_ICT" : description.photometric
+        let object = try VersionObject.build(from: original, description: description, codestreams: codestreams, syntax: .jpeg2000,
+                                             photometric: photometric,
+                                             lossy: .init(version: version, targetRatio: target, achievedRatio: achieved, fidelity: fidelity))
+        let layouts = try zip(object.frameOffsets, codestreams).map { offset, codestream in
+            let levels = try LevelIndex(codestream: codestream)
+            return FrameLayout(offset: offset, length: codestream.count, levelEnds: levels.ends,
+                               levelSizes: levels.sizes.map { [$0.width, $0.height] })
+        }
+        let file = StoredFile(version: version.name, variant: Self.lossyVariant, tier: "", path: "", size: object.bytes.count, sha256: "",
+                              transferSyntaxUID: TransferSyntax.jpeg2000.uid, sopInstanceUID: object.sopInstanceUID,
+                              purpose: version.purpose.rawValue, quality: version.quality, targetRatio: target, achievedRatio: achieved,
+                              psnr: fidelity.psnr, maxError: fidelity.maxError, frames: layouts)
+        return Product(bytes: object.bytes, file: file)
+    }
+
+    /// Native bytes : compressed bytes over all frames.
+    private func ratio(_ image: PixelFrames, _ codestreams: [[UInt8]]) -> Double {
+        Double(image.description.bytesPerFrame * image.frames.count) / Double(max(1, codestreams.reduce(0) { $0 + $1.count }))
+    }
+}

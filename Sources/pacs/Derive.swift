@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import PacsServer
+
+struct Derive: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Build the versions still missing (after a policy change, a failure or an import with --no-derive).")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Queue every instance again (only missing versions are made).") var all = false
+    @Option(help: "Queue the instances of this study again.") var study: [String] = []
+
+    func run() throws {
+        let policies = try global.loadPolicies()
+        let store = try global.openStore(policies: policies)
+        if all || !study.isEmpty {
+            var query = IndexQuery()
+            query.studyInstanceUIDs = study
+            let queued = try store.index.requeueDerivations(matching: query, now: Date().timeIntervalSince1970)
+            Output.line("queued \(queued) instances")
+        }
+        try Self.drain(store, policies)
+    }
+
+    /// Works the queue to the end with every core, with a progress line on a terminal.
+    static func drain(_ store: DataStore, _ policies: PolicyStore) throws {
+        let counts = try store.index.derivationCounts()
+        let total = counts.pending + counts.running
+        guard total > 0 else { return }
+        let progress = ProgressBar(total: total, unit: "images")
+        let done = Counter()
+        try DerivationService(store: store, policy: { policies.current.compression }).drain {
+            progress.update(done: done.increment(), bytes: 0)
+        }
+        progress.finish()
+        let after = try store.index.derivationCounts()
+        Output.line("derived versions of \(done.value) instances, \(after.pending) still queued")
+    }
+}
+
+/// A thread-safe count.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    var value: Int { lock.withLock { count } }
+
+    func increment() -> Int {
+        lock.withLock {
+            count += 1
+            return count
+        }
+    }
+}
