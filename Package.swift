@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C libraries from the system (Debian -dev packages), entered through module maps.
@@ -27,13 +28,22 @@ let package = Package(
         .target(name: "DICOM", dependencies: ["CZlib"]),
         // setjmp/longjmp error handling around libjpeg, which Swift cannot do.
         .target(name: "CJPEGShim", dependencies: ["CJPEG"], linkerSettings: [.linkedLibrary("jpeg")]),
+        // The DICOM upper layer and DIMSE messages over SwiftNIO: associations, PDUs, commands.
+        .target(name: "DIMSE", dependencies: [
+            "DICOM",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Pixel codecs and fidelity metrics.
         .target(name: "Codecs", dependencies: ["DICOM", "CCharLS", "COpenJPEG", "CJPEG", "CJPEGShim"]),
         // Storage tiers: durable file placement, hashing, later migration, recall and prefetch.
         .target(name: "Tiering", dependencies: ["CCrypto"]),
         // Ingest, index, policies and the services of `pacs`.
         .target(name: "PacsServer", dependencies: [
-            "DICOM", "Codecs", "Tiering",
+            "DICOM", "DIMSE", "Codecs", "Tiering",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
@@ -42,7 +52,9 @@ let package = Package(
         .target(name: "Workstation", dependencies: ["DICOM"]),
 
         .executableTarget(name: "pacs", dependencies: [
-            "PacsServer", "DICOM",
+            "PacsServer", "DICOM", "DIMSE",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -54,6 +66,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], path: "Tests/DICOMTests"),
+        .testTarget(name: "DIMSETests", dependencies: ["DIMSE", "DICOM"], path: "Tests/DIMSETests"),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DICOM"], path: "Tests/CodecsTests"),
         .testTarget(name: "TieringTests", dependencies: ["Tiering"], path: "Tests/TieringTests"),
         .testTarget(name: "PacsServerTests", dependencies: ["PacsServer", "DICOM", "Tiering"], path: "Tests/PacsServerTests"),

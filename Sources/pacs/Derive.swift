@@ -20,14 +20,14 @@ struct Derive: ParsableCommand {
             let queued = try store.index.requeueDerivations(matching: query, now: Date().timeIntervalSince1970)
             Output.line("queued \(queued) instances")
         }
-        try Self.drain(store, policies)
+        try Self.drain(store, policies, quietWhenIdle: false)
     }
 
     /// Works the queue to the end with every core, with a progress line on a terminal.
-    static func drain(_ store: DataStore, _ policies: PolicyStore) throws {
+    static func drain(_ store: DataStore, _ policies: PolicyStore, quietWhenIdle: Bool = true) throws {
         let counts = try store.index.derivationCounts()
         let total = counts.pending + counts.running
-        guard total > 0 else { return }
+        if total == 0, quietWhenIdle { return }
         let progress = ProgressBar(total: total, unit: "images")
         let done = Counter()
         try DerivationService(store: store, policy: { policies.current.compression }).drain {

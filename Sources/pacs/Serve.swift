@@ -1,12 +1,22 @@
 import ArgumentParser
+import DIMSE
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import PacsServer
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the server: the store, its recovery and live policies.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the server: the DICOM listener, version derivation and live policies on the store.")
 
     @OptionGroup var global: GlobalOptions
+
+    @Option(name: .customLong("dicom-port"), help: "DICOM port (default: network.yaml's dicom_port).")
+    var dicomPort: Int?
+
+    @Option(help: "Address to listen on.")
+    var host = "0.0.0.0"
 
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
@@ -15,13 +25,30 @@ struct Serve: AsyncParsableCommand {
         let store = try global.openStore(policies: policies, recover: false)
         let recovered = try store.recover()
         logger.info("store open", metadata: ["data": "\(store.folder.path)", "recovered": "\(recovered.count)"])
+
         let derivation = DerivationService(store: store, policy: { policies.current.compression })
         derivation.start()
-        logger.info("policies loaded; edit \(policies.folder.path) or send SIGHUP to reload")
+        let ingest = try store.ingestService(onStored: { derivation.wake() })
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let service = PacsDIMSEService(store: store, ingest: ingest, policies: policies, group: group, logger: Logger(label: "strata.dimse")) { uid in
+            try? store.index.prioritizeDerivation(sopInstanceUID: uid)
+            derivation.wake()
+        }
+        let network = policies.current.network
+        let port = dicomPort ?? network.dicomPort
+        let listener = try await DICOMNetwork.listen(host: host, port: port, group: group, negotiator: service.negotiator,
+                                                     service: service, logger: Logger(label: "strata.dimse"))
+        logger.info("DICOM listening on \(host):\(listener.localAddress?.port ?? port) as \(network.aeTitle)")
+        logger.info("policies loaded; edit \(policies.folder.path) or send SIGTERM/SIGHUP")
         let watcher = Task { await policies.watch() }
         await waitForTermination()
+        logger.info("stopping: no new associations; finishing the work in hand")
+        try? await listener.close()
         watcher.cancel()
         derivation.stop()
+        // Requests already received are answered (their responses follow their durable storage) before the loops stop.
+        try? await Task.sleep(for: .seconds(1))
+        try? await group.shutdownGracefully()
         logger.info("stopped")
     }
 

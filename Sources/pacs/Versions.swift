@@ -13,15 +13,28 @@ struct Versions: ParsableCommand {
 
     struct Listing: Encodable {
         var sopInstanceUID: String
+        /// pending, running or done.
+        var derivation: String
         var versions: [StoredFile]
         var missing: [String: String]
     }
 
     func run() throws {
-        let store = try global.openStore(policies: try global.loadPolicies(), recover: false)
+        let policies = try global.loadPolicies()
+        let store = try global.openStore(policies: policies, recover: false)
         let files = try store.index.files(sopInstanceUID: sopInstanceUID)
         guard !files.isEmpty else { throw CLIError("no instance \(sopInstanceUID) in the index") }
-        let listing = Listing(sopInstanceUID: sopInstanceUID, versions: files, missing: try store.index.missingVersions(sopInstanceUID: sopInstanceUID))
+        let derivation = try store.index.derivation(sopInstanceUID: sopInstanceUID)
+        var missing = derivation.missing
+        if derivation.state != "done" {
+            // Versions not made yet are missing for now: say so rather than show nothing.
+            let compression = policies.current.compression
+            let expected = (compression.losslessCopy ? ["V1"] : []) + compression.versions.map(\.name)
+            for name in expected where !files.contains(where: { $0.version == name && $0.variant != "original" }) {
+                missing[name] = "queued for derivation (\(derivation.state))"
+            }
+        }
+        let listing = Listing(sopInstanceUID: sopInstanceUID, derivation: derivation.state, versions: files, missing: missing)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -86,7 +86,7 @@ struct DerivationTests {
         let policies = try Policies.load(from: Repository.policies).get()
         try DerivationService(store: store, policy: { policies.compression }).drain(workers: 1)
         #expect(try store.index.files(sopInstanceUID: uid).map(\.variant) == ["original"])
-        let missing = try store.index.missingVersions(sopInstanceUID: uid)
+        let missing = try store.index.derivation(sopInstanceUID: uid).missing
         #expect(Set(missing.keys) == ["V1", "V2", "V3"])
         #expect(missing["V2"]?.contains("cannot be decoded") == true)
     }

@@ -101,3 +101,20 @@ public struct PixelFrames: Sendable {
         }
     }
 }
+
+extension PixelFrames {
+    /// The dataset with its pixel data decompressed to native form (little endian, colour interleaved),
+    /// for a peer that cannot take the stored transfer syntax. Lossy-compression history stays recorded.
+    public static func decompressed(_ dataSet: DataSet, syntax: TransferSyntax) throws(CodecError) -> DataSet {
+        var out = dataSet
+        guard syntax.encapsulated else { return out }
+        let image = try PixelFrames(dataSet, syntax: syntax)
+        for tag in [Tag.extendedOffsetTable, .extendedOffsetTableLengths] { out.remove(tag) }
+        out.set(.photometricInterpretation, .CS, image.description.photometric)
+        if image.description.samplesPerPixel > 1 { out.set(.planarConfiguration, uint16: 0) }
+        var pixels = Array(image.frames.joined())
+        if pixels.count % 2 == 1 { pixels.append(0) }
+        out.set(Element(tag: .pixelData, vr: image.description.bitsAllocated > 8 ? .OW : .OB, bytes: pixels))
+        return out
+    }
+}

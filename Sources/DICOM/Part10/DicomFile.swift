@@ -79,22 +79,25 @@ public struct DicomFile: Equatable, Sendable {
     }
 
     /// Encodes the file: a zero preamble, "DICM", the meta with a correct group length, then the dataset.
+    /// A big-endian dataset (held little endian in memory) is written as Explicit VR Little Endian.
     public func encoded() throws -> [UInt8] {
-        var syntax = transferSyntax
-        if !syntax.littleEndian { syntax = .explicitVRLittleEndian }
+        let syntax = transferSyntax.littleEndian ? transferSyntax : .explicitVRLittleEndian
+        let body = try dataSet.encoded(syntax: syntax)
+        return try header(syntax: syntax) + body
+    }
+
+    /// Preamble, "DICM" and the file meta information (group length recomputed) naming `syntax`.
+    public func header(syntax: TransferSyntax? = nil) throws -> [UInt8] {
         var meta = self.meta
         meta.remove(.fileMetaInformationGroupLength)
-        meta.set(.transferSyntaxUID, .UI, syntax.uid)
+        meta.set(.transferSyntaxUID, .UI, (syntax ?? transferSyntax).uid)
         let metaBytes = try DataSetWriter.encode(meta, explicitVR: true)
         var groupLength = DataSet()
         groupLength.set(.fileMetaInformationGroupLength, uint32: UInt32(metaBytes.count))
-
         var out = [UInt8](repeating: 0, count: 128)
         out.append(contentsOf: "DICM".utf8)
         out.append(contentsOf: try DataSetWriter.encode(groupLength, explicitVR: true))
         out.append(contentsOf: metaBytes)
-        let body = try DataSetWriter.encode(dataSet, explicitVR: syntax.explicitVR)
-        out.append(contentsOf: syntax.deflated ? try Deflate.deflate(body) : body)
         return out
     }
 
@@ -138,4 +141,19 @@ public enum Implementation {
     /// A UUID-derived UID (PS3.5 B.2), fixed for this implementation.
     public static let classUID = "2.25.199283047813049183094751220563217645141"
     public static let versionName = "STRATA_010"
+}
+
+extension DataSet {
+    /// Reads a bare dataset encoded in `syntax` (as DIMSE messages carry them).
+    public static func read(_ bytes: [UInt8], syntax: TransferSyntax) throws -> DataSet {
+        let body = syntax.deflated ? try Deflate.inflate(bytes[...]) : bytes
+        var reader = DataSetReader(bytes: body, explicitVR: syntax.explicitVR, bigEndian: !syntax.littleEndian)
+        return try reader.readDataSet(end: body.count)
+    }
+
+    /// Encodes the dataset in `syntax` (little-endian syntaxes; deflated ones compressed).
+    public func encoded(syntax: TransferSyntax) throws -> [UInt8] {
+        let body = try DataSetWriter.encode(self, explicitVR: syntax.explicitVR)
+        return syntax.deflated ? try Deflate.deflate(body) : body
+    }
 }

@@ -98,24 +98,29 @@ struct Deriver: Sendable {
     private func lossy(_ version: CompressionPolicy.Version, _ original: DicomFile, _ image: PixelFrames,
                        ratio target: Double, minimumPSNR: Double?) throws -> Product {
         let description = image.description
-        var ask = target
-        var attempt: (codestreams: [[UInt8]], fidelity: Fidelity)?
-        // Rate control tracks the ratio; when the image cannot take it at the policy's fidelity floor,
-        // give it more bytes rather than deliver a version worse than its quality class promises.
-        for _ in 0..<5 {
+        let originals = image.frames.map { NativeSamples.read($0, description) }
+        func encode(_ parameters: JPEG2000.Parameters) throws -> (codestreams: [[UInt8]], fidelity: Fidelity) {
             var codestreams: [[UInt8]] = []
             var worst = Fidelity(psnr: nil, maxError: 0)
-            for frame in image.frames {
-                let encoded = try JPEG2000.encode(frame, description, .init(ratio: ask))
-                let decoded = try JPEG2000.decode(encoded)
-                let fidelity = Fidelity.measure(original: NativeSamples.read(frame, description), derived: decoded.values,
+            for (frame, original) in zip(image.frames, originals) {
+                let encoded = try JPEG2000.encode(frame, description, parameters)
+                let fidelity = Fidelity.measure(original: original, derived: try JPEG2000.decode(encoded).values,
                                                 bitsStored: description.bitsStored)
                 worst = Fidelity(psnr: [worst.psnr, fidelity.psnr].compactMap { $0 }.min(), maxError: max(worst.maxError, fidelity.maxError))
                 codestreams.append(encoded)
             }
-            attempt = (codestreams, worst)
-            guard let floor = minimumPSNR, let psnr = worst.psnr, psnr < floor, ask > 2 else { break }
-            ask = max(2, ask * 0.7)
+            return (codestreams, worst)
+        }
+        // Rate control tracks the ratio. An image that cannot keep the policy's fidelity floor at that ratio
+        // gets the bytes it needs instead: encoded for the floor's PSNR (a little above, and more if needed),
+        // never a version worse than its quality class promises.
+        var attempt: (codestreams: [[UInt8]], fidelity: Fidelity)? = try encode(.init(ratio: target))
+        if let floor = minimumPSNR {
+            var margin = 0.5
+            while let worst = attempt?.fidelity.psnr, worst < floor, margin < 8 {
+                attempt = try encode(.init(psnr: floor + margin))
+                margin *= 2
+            }
         }
         guard let (codestreams, fidelity) = attempt else { throw CodecError.unsupported("no frames") }
         let achieved = ratio(image, codestreams)

@@ -140,14 +140,30 @@ public struct IndexQuery: Sendable, Equatable {
     public init() {}
 }
 
+public struct PatientSummary: Sendable, Equatable, Codable {
+    public var patientID: String
+    public var patientName: String
+    public var patientBirthDate: String
+    public var patientSex: String
+    public var studyCount: Int
+    public var seriesCount: Int
+    public var instanceCount: Int
+}
+
 public struct StudySummary: Sendable, Equatable, Codable {
     public var studyInstanceUID: String
     public var patientID: String
     public var patientName: String
+    public var patientBirthDate: String
+    public var patientSex: String
     public var studyDate: String
     public var studyTime: String
     public var accessionNumber: String
     public var studyDescription: String
+    public var referringPhysicianName: String
+    public var studyID: String
+    /// Diagnosis status: 1 unread ... 5 report drafted.
+    public var status: Int
     public var modalities: [String]
     public var seriesCount: Int
     public var instanceCount: Int
@@ -159,6 +175,7 @@ public struct SeriesSummary: Sendable, Equatable, Codable {
     public var modality: String
     public var seriesNumber: Int?
     public var seriesDescription: String
+    public var bodyPartExamined: String
     public var instanceCount: Int
 }
 
@@ -168,6 +185,9 @@ public struct InstanceSummary: Sendable, Equatable, Codable {
     public var seriesInstanceUID: String
     public var studyInstanceUID: String
     public var instanceNumber: Int?
+    public var rows: Int?
+    public var columns: Int?
+    public var numberOfFrames: Int
     public var transferSyntaxUID: String
     public var files: [StoredFile]
 }
@@ -201,10 +221,11 @@ public protocol ImageIndex: Sendable {
     /// Queues (again) the instances matching a query whose versions are incomplete or that are named.
     func requeueDerivations(matching query: IndexQuery, now: Double) throws -> Int
     func derivationCounts() throws -> DerivationCounts
-    /// Why versions of an instance are missing, by version name.
-    func missingVersions(sopInstanceUID: String) throws -> [String: String]
+    /// Where an instance's derivation stands, and why versions are missing.
+    func derivation(sopInstanceUID: String) throws -> DerivationStatus
     /// The original file of an instance, if the instance is indexed.
     func original(sopInstanceUID: String) throws -> StoredFile?
+    func patients(matching query: IndexQuery) throws -> [PatientSummary]
     func studies(matching query: IndexQuery) throws -> [StudySummary]
     func series(matching query: IndexQuery) throws -> [SeriesSummary]
     func instances(matching query: IndexQuery) throws -> [InstanceSummary]
@@ -218,6 +239,13 @@ public protocol ImageIndex: Sendable {
 public struct DerivationJob: Sendable, Equatable {
     public var sopInstanceUID: String
     public var attempts: Int
+}
+
+public struct DerivationStatus: Sendable, Equatable, Codable {
+    /// pending, running or done.
+    public var state: String
+    /// Versions that could not be made, by name, with the reason.
+    public var missing: [String: String]
 }
 
 public struct DerivationCounts: Sendable, Equatable, Codable {

@@ -143,12 +143,13 @@ public final class SQLiteIndex: ImageIndex {
         }
     }
 
-    public func missingVersions(sopInstanceUID: String) throws -> [String: String] {
+    public func derivation(sopInstanceUID: String) throws -> DerivationStatus {
         try pool.read { db in
-            guard let text = try String.fetchOne(db, sql: """
-                SELECT j.missing FROM derivation_job j JOIN instance i ON j.instance_ref = i.id WHERE i.uid = ?
-                """, arguments: [sopInstanceUID]) else { return [:] }
-            return (try? Self.frameCoder.1.decode([String: String].self, from: Data(text.utf8))) ?? [:]
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT j.state, j.missing FROM derivation_job j JOIN instance i ON j.instance_ref = i.id WHERE i.uid = ?
+                """, arguments: [sopInstanceUID]) else { return DerivationStatus(state: "done", missing: [:]) }
+            let missing = (row["missing"] as String?).flatMap { try? Self.frameCoder.1.decode([String: String].self, from: Data($0.utf8)) }
+            return DerivationStatus(state: row["state"], missing: missing ?? [:])
         }
     }
 
@@ -191,11 +192,33 @@ public final class SQLiteIndex: ImageIndex {
             """, arguments: [sopInstanceUID]).map(storedFile)
     }
 
+    public func patients(matching query: IndexQuery) throws -> [PatientSummary] {
+        let filter = Filter(query)
+        return try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT p.patient_id, p.name, p.birth_date, p.sex,
+                  (SELECT COUNT(*) FROM study s WHERE s.patient_ref = p.id) AS study_count,
+                  (SELECT COUNT(*) FROM series se JOIN study s ON se.study_ref = s.id WHERE s.patient_ref = p.id) AS series_count,
+                  (SELECT COUNT(*) FROM instance i JOIN series se ON i.series_ref = se.id JOIN study s ON se.study_ref = s.id
+                    WHERE s.patient_ref = p.id) AS instance_count
+                FROM patient p
+                WHERE p.id IN (SELECT s.patient_ref FROM study s JOIN patient p ON s.patient_ref = p.id WHERE \(filter.studyConditions))
+                ORDER BY p.patient_id, p.id
+                \(filter.page)
+                """, arguments: filter.studyArguments).map { row in
+                PatientSummary(patientID: row["patient_id"], patientName: row["name"], patientBirthDate: row["birth_date"],
+                               patientSex: row["sex"], studyCount: row["study_count"], seriesCount: row["series_count"],
+                               instanceCount: row["instance_count"])
+            }
+        }
+    }
+
     public func studies(matching query: IndexQuery) throws -> [StudySummary] {
         let filter = Filter(query)
         return try pool.read { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT s.id, s.uid, s.date, s.time, s.accession, s.description, p.patient_id, p.name,
+                SELECT s.id, s.uid, s.date, s.time, s.accession, s.description, s.referring_physician, s.study_id, s.status,
+                  p.patient_id, p.name, p.birth_date, p.sex,
                   (SELECT COUNT(*) FROM series se WHERE se.study_ref = s.id) AS series_count,
                   (SELECT COUNT(*) FROM instance i JOIN series se ON i.series_ref = se.id WHERE se.study_ref = s.id) AS instance_count
                 FROM study s JOIN patient p ON s.patient_ref = p.id
@@ -206,8 +229,10 @@ public final class SQLiteIndex: ImageIndex {
             let modalities = try Self.modalities(db, studies: rows.map { $0["id"] as Int64 })
             return rows.map { row in
                 StudySummary(studyInstanceUID: row["uid"], patientID: row["patient_id"], patientName: row["name"],
+                             patientBirthDate: row["birth_date"], patientSex: row["sex"],
                              studyDate: row["date"], studyTime: row["time"], accessionNumber: row["accession"],
-                             studyDescription: row["description"], modalities: modalities[row["id"]] ?? [],
+                             studyDescription: row["description"], referringPhysicianName: row["referring_physician"],
+                             studyID: row["study_id"], status: row["status"], modalities: modalities[row["id"]] ?? [],
                              seriesCount: row["series_count"], instanceCount: row["instance_count"])
             }
         }
@@ -228,7 +253,7 @@ public final class SQLiteIndex: ImageIndex {
         let filter = Filter(query)
         return try pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT se.uid, s.uid AS study_uid, se.modality, se.number, se.description,
+                SELECT se.uid, s.uid AS study_uid, se.modality, se.number, se.description, se.body_part,
                   (SELECT COUNT(*) FROM instance i WHERE i.series_ref = se.id) AS instance_count
                 FROM series se JOIN study s ON se.study_ref = s.id JOIN patient p ON s.patient_ref = p.id
                 WHERE \(filter.seriesConditions)
@@ -236,7 +261,8 @@ public final class SQLiteIndex: ImageIndex {
                 \(filter.page)
                 """, arguments: filter.seriesArguments).map { row in
                 SeriesSummary(seriesInstanceUID: row["uid"], studyInstanceUID: row["study_uid"], modality: row["modality"],
-                              seriesNumber: row["number"], seriesDescription: row["description"], instanceCount: row["instance_count"])
+                              seriesNumber: row["number"], seriesDescription: row["description"], bodyPartExamined: row["body_part"],
+                              instanceCount: row["instance_count"])
             }
         }
     }
@@ -245,7 +271,7 @@ public final class SQLiteIndex: ImageIndex {
         let filter = Filter(query)
         return try pool.read { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT i.id, i.uid, i.sop_class_uid, i.number, se.uid AS series_uid, s.uid AS study_uid
+                SELECT i.id, i.uid, i.sop_class_uid, i.number, i.rows, i.columns, i.frames, se.uid AS series_uid, s.uid AS study_uid
                 FROM instance i JOIN series se ON i.series_ref = se.id JOIN study s ON se.study_ref = s.id
                   JOIN patient p ON s.patient_ref = p.id
                 WHERE \(filter.instanceConditions)
@@ -265,6 +291,7 @@ public final class SQLiteIndex: ImageIndex {
                 let stored = files[row["id"]] ?? []
                 return InstanceSummary(sopInstanceUID: row["uid"], sopClassUID: row["sop_class_uid"], seriesInstanceUID: row["series_uid"],
                                        studyInstanceUID: row["study_uid"], instanceNumber: row["number"],
+                                       rows: row["rows"], columns: row["columns"], numberOfFrames: row["frames"],
                                        transferSyntaxUID: stored.first { $0.variant == "original" }?.transferSyntaxUID ?? "",
                                        files: stored)
             }

@@ -52,6 +52,27 @@ public final class IngestService: Sendable {
         }
     }
 
+    /// Ingests a dataset as a DIMSE C-STORE carries it: the bytes in `syntax`, stored unchanged behind a
+    /// file meta header of ours. `sopClassUID` is the request's: a dataset of another class is refused.
+    public func ingest(dataSet bytes: [UInt8], syntax: TransferSyntax, sopClassUID: String? = nil,
+                       sourceAE: String? = nil) throws(IngestError) -> IngestOutcome {
+        do {
+            let dataSet = try DataSet.read(bytes, syntax: syntax)
+            if let sopClassUID, let actual = dataSet.string(.sopClassUID), actual != sopClassUID {
+                throw IngestError.classMismatch(requested: sopClassUID, dataSet: actual)
+            }
+            let file = try DicomFile.wrapping(dataSet, transferSyntax: syntax, sourceAE: sourceAE)
+            // Our meta header, then the dataset exactly as received.
+            return try ingest(file, bytes: try file.header() + bytes)
+        } catch let error as IngestError {
+            throw error
+        } catch let error as DICOMError {
+            throw .malformed(error)
+        } catch {
+            throw .malformed(.notDICOM(reason: "\(error)"))
+        }
+    }
+
     private func ingest(_ file: DicomFile, bytes: [UInt8]) throws(IngestError) -> IngestOutcome {
         let attributes: IndexedAttributes
         do {

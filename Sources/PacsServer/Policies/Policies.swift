@@ -6,8 +6,9 @@ public struct Policies: Sendable, Equatable {
     public var compression: CompressionPolicy
     public var access: AccessPolicy
     public var tiering: TieringPolicy
+    public var network: NetworkPolicy
 
-    public static let fileNames = ["compression.yaml", "access.yaml", "tiering.yaml"]
+    public static let fileNames = ["compression.yaml", "access.yaml", "tiering.yaml", "network.yaml"]
 
     /// Reads and validates a policy folder; on any problem returns all of them and no policies.
     public static func load(from folder: URL) -> Result<Policies, PolicyErrors> {
@@ -23,7 +24,8 @@ public struct Policies: Sendable, Equatable {
         let (compression, versions) = CompressionPolicy.read(reader("compression.yaml"))
         let access = AccessPolicy.read(reader("access.yaml"), versions: versions)
         let tiering = TieringPolicy.read(reader("tiering.yaml"), versions: versions)
+        let network = NetworkPolicy.read(reader("network.yaml"), versions: versions)
         guard log.problems.isEmpty else { return .failure(PolicyErrors(problems: log.problems)) }
-        return .success(Policies(compression: compression, access: access, tiering: tiering))
+        return .success(Policies(compression: compression, access: access, tiering: tiering, network: network))
     }
 }

@@ -1,0 +1,92 @@
+import DICOM
+
+/// A DIMSE message (PS3.7 6.3): a command set (group 0000, always Implicit VR Little Endian) and, when the
+/// command says one follows, a dataset kept as the bytes received in the presentation context's syntax.
+public struct DIMSEMessage: Sendable {
+    public var contextID: UInt8
+    public var command: DataSet
+    public var dataSet: [UInt8]?
+
+    public init(contextID: UInt8, command: DataSet, dataSet: [UInt8]? = nil) {
+        self.contextID = contextID
+        self.command = command
+        self.dataSet = dataSet
+    }
+
+    public var commandField: CommandField? { command.int(.commandField).flatMap { CommandField(rawValue: UInt16($0)) } }
+    public var messageID: UInt16 { UInt16(command.int(.messageID) ?? 0) }
+    public var respondedMessageID: UInt16 { UInt16(command.int(.messageIDBeingRespondedTo) ?? 0) }
+    public var status: UInt16 { UInt16(command.int(.status) ?? 0) }
+    public var affectedSOPClassUID: String { command.string(.affectedSOPClassUID) ?? "" }
+    public var affectedSOPInstanceUID: String { command.string(.affectedSOPInstanceUID) ?? "" }
+
+    /// The command set as sent: Implicit VR Little Endian, group length first (PS3.7 E.1).
+    public func encodedCommand() throws -> [UInt8] {
+        var command = self.command
+        command.set(.commandDataSetType, uint16: dataSet == nil ? 0x0101 : 0x0000)
+        command.remove(.commandGroupLength)
+        let body = try DataSetWriter.encode(command, explicitVR: false)
+        var length = DataSet()
+        length.set(.commandGroupLength, uint32: UInt32(body.count))
+        return try DataSetWriter.encode(length, explicitVR: false) + body
+    }
+
+    // MARK: Building messages
+
+    /// A response to `request`, with its status.
+    public static func response(to request: DIMSEMessage, _ field: CommandField, status: UInt16,
+                                sopInstanceUID: String? = nil, dataSet: [UInt8]? = nil,
+                                configure: (inout DataSet) -> Void = { _ in }) -> DIMSEMessage {
+        var command = DataSet()
+        command.set(.commandField, uint16: field.rawValue)
+        command.set(.messageIDBeingRespondedTo, uint16: request.messageID)
+        if !request.affectedSOPClassUID.isEmpty { command.set(.affectedSOPClassUID, .UI, request.affectedSOPClassUID) }
+        if let uid = sopInstanceUID ?? (request.affectedSOPInstanceUID.isEmpty ? nil : request.affectedSOPInstanceUID) {
+            command.set(.affectedSOPInstanceUID, .UI, uid)
+        }
+        command.set(.status, uint16: status)
+        configure(&command)
+        return DIMSEMessage(contextID: request.contextID, command: command, dataSet: dataSet)
+    }
+
+    /// A request with a fresh message ID.
+    public static func request(_ field: CommandField, contextID: UInt8, messageID: UInt16, sopClassUID: String,
+                               dataSet: [UInt8]? = nil, configure: (inout DataSet) -> Void = { _ in }) -> DIMSEMessage {
+        var command = DataSet()
+        command.set(.commandField, uint16: field.rawValue)
+        command.set(.messageID, uint16: messageID)
+        command.set(.affectedSOPClassUID, .UI, sopClassUID)
+        configure(&command)
+        return DIMSEMessage(contextID: contextID, command: command, dataSet: dataSet)
+    }
+}
+
+/// Command Field values (PS3.7 E.1).
+public enum CommandField: UInt16, Sendable {
+    case cStoreRequest = 0x0001, cStoreResponse = 0x8001
+    case cGetRequest = 0x0010, cGetResponse = 0x8010
+    case cFindRequest = 0x0020, cFindResponse = 0x8020
+    case cMoveRequest = 0x0021, cMoveResponse = 0x8021
+    case cEchoRequest = 0x0030, cEchoResponse = 0x8030
+    case cCancelRequest = 0x0FFF
+
+    public var isResponse: Bool { rawValue & 0x8000 != 0 }
+}
+
+/// Status codes used here (PS3.7 C, PS3.4).
+public enum Status {
+    public static let success: UInt16 = 0x0000
+    public static let pending: UInt16 = 0xFF00
+    public static let cancel: UInt16 = 0xFE00
+    public static let warningSubOperations: UInt16 = 0xB000
+    public static let duplicateSOPInstance: UInt16 = 0x0111
+    public static let noSuchSOPClass: UInt16 = 0x0118
+    public static let outOfResources: UInt16 = 0xA700
+    public static let outOfResourcesSubOperations: UInt16 = 0xA702
+    public static let moveDestinationUnknown: UInt16 = 0xA801
+    public static let dataSetDoesNotMatchSOPClass: UInt16 = 0xA900
+    public static let identifierDoesNotMatchSOPClass: UInt16 = 0xA900
+    public static let cannotUnderstand: UInt16 = 0xC000
+    public static let unableToProcess: UInt16 = 0xC001
+    public static let subOperationsFailed: UInt16 = 0xA702
+}

@@ -1,0 +1,87 @@
+import DICOM
+import DIMSE
+import Foundation
+import Logging
+import NIOCore
+
+/// The server's DIMSE services: C-ECHO, C-STORE, C-FIND, C-MOVE and C-GET over the store and the index.
+public final class PacsDIMSEService: DIMSEService {
+    let store: DataStore
+    let ingest: IngestService
+    let policies: PolicyStore
+    let group: EventLoopGroup
+    let logger: Logger
+    /// Called when a version someone asked for is not made yet (moves its derivation to the front).
+    let versionWanted: @Sendable (String) -> Void
+
+    public init(store: DataStore, ingest: IngestService, policies: PolicyStore, group: EventLoopGroup, logger: Logger,
+                versionWanted: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.store = store
+        self.ingest = ingest
+        self.policies = policies
+        self.group = group
+        self.logger = logger
+        self.versionWanted = versionWanted
+    }
+
+    public var negotiator: AssociationNegotiator { Negotiator(policies: policies) }
+
+    public func handle(_ request: DIMSEMessage, on association: Association) async {
+        do {
+            switch request.commandField {
+            case .cEchoRequest?:
+                try await association.send(.response(to: request, .cEchoResponse, status: Status.success))
+            case .cStoreRequest?:
+                try await association.send(await store(request, from: association))
+            case .cFindRequest?:
+                try await FindSCP(service: self).find(request, on: association)
+            case .cMoveRequest?, .cGetRequest?:
+                try await RetrieveSCP(service: self).retrieve(request, on: association)
+            default:
+                logger.warning("unsupported DIMSE command", metadata: ["command": "\(request.command.int(.commandField) ?? -1)"])
+                association.abort()
+            }
+        } catch {
+            logger.error("DIMSE request failed", metadata: ["calling": "\(association.callingAE)", "error": "\(error)"])
+        }
+    }
+
+    /// C-STORE: success only once the instance is durable and indexed.
+    private func store(_ request: DIMSEMessage, from association: Association) async -> DIMSEMessage {
+        guard let bytes = request.dataSet, let context = association.contexts[request.contextID] else {
+            return .response(to: request, .cStoreResponse, status: Status.cannotUnderstand) { $0.set(.errorComment, .LO, "no dataset") }
+        }
+        let ingest = self.ingest
+        let sopClass = request.affectedSOPClassUID
+        let caller = association.callingAE
+        do {
+            let outcome = try await Blocking.run { () throws -> IngestOutcome in
+                try ingest.ingest(dataSet: bytes, syntax: context.transferSyntax, sopClassUID: sopClass, sourceAE: caller)
+            }
+            guard outcome.sopInstanceUID == request.affectedSOPInstanceUID || request.affectedSOPInstanceUID.isEmpty else {
+                return .response(to: request, .cStoreResponse, status: Status.dataSetDoesNotMatchSOPClass) {
+                    $0.set(.errorComment, .LO, Self.comment("SOP Instance UID differs from the request's"))
+                }
+            }
+            return .response(to: request, .cStoreResponse, status: Status.success)
+        } catch let error as IngestError {
+            logger.warning("C-STORE refused", metadata: ["calling": "\(caller)", "sop": "\(request.affectedSOPInstanceUID)", "reason": "\(error)"])
+            let status: UInt16
+            switch error {
+            case .malformed: status = Status.cannotUnderstand
+            case .classMismatch: status = Status.dataSetDoesNotMatchSOPClass
+            case .conflict: status = Status.duplicateSOPInstance
+            case .storage: status = Status.outOfResources
+            case .index: status = Status.unableToProcess
+            }
+            return .response(to: request, .cStoreResponse, status: status) { $0.set(.errorComment, .LO, Self.comment("\(error)")) }
+        } catch {
+            return .response(to: request, .cStoreResponse, status: Status.unableToProcess) { $0.set(.errorComment, .LO, Self.comment("\(error)")) }
+        }
+    }
+
+    /// Error Comment is LO: at most 64 characters of the default repertoire.
+    static func comment(_ text: String) -> String {
+        String(String(text.unicodeScalars.filter { $0.isASCII }).prefix(64))
+    }
+}

@@ -1,0 +1,217 @@
+import Codecs
+import DICOM
+import DIMSE
+import Foundation
+
+/// C-MOVE (to a known AE, over a sub-association we open) and C-GET (back over the same association).
+/// The receiver's role picks the version (reading: V1, referring: V2, teleradiology: V3, unless its entry
+/// says otherwise) and the access matrix decides, per study status, whether it may have it; a refused
+/// sub-operation fails with an Error Comment that names the rule.
+struct RetrieveSCP {
+    let service: PacsDIMSEService
+
+    fileprivate struct Counts {
+        var remaining: Int
+        var completed = 0, failed = 0, warning = 0
+        var failedUIDs: [String] = []
+        var lastProblem: String?
+    }
+
+    private enum Outcome {
+        case completed, warning
+        case failed(String)
+    }
+
+    func retrieve(_ request: DIMSEMessage, on association: Association) async throws {
+        let isMove = request.commandField == .cMoveRequest
+        let field: CommandField = isMove ? .cMoveResponse : .cGetResponse
+        func refuse(_ status: UInt16, _ reason: String) async throws {
+            try await association.send(.response(to: request, field, status: status) { $0.set(.errorComment, .LO, PacsDIMSEService.comment(reason)) })
+        }
+        guard let context = association.contexts[request.contextID], let bytes = request.dataSet,
+              let identifier = try? DataSet.read(bytes, syntax: context.transferSyntax) else {
+            return try await refuse(Status.cannotUnderstand, "the identifier cannot be read")
+        }
+        let policies = service.policies.current
+        let receiver: RemoteAE
+        if isMove {
+            let destination = request.command.string(.moveDestination) ?? ""
+            guard let known = policies.network.remote(destination) else {
+                return try await refuse(Status.moveDestinationUnknown, "move destination \(destination) is not in network.yaml")
+            }
+            receiver = known
+        } else {
+            receiver = policies.network.remote(association.callingAE)
+                ?? RemoteAE(title: association.callingAE, host: "", port: 0, role: .referring, version: nil)
+        }
+        var query = IndexQuery()
+        query.studyInstanceUIDs = identifier.strings(.studyInstanceUID).filter { !$0.isEmpty }
+        query.seriesInstanceUIDs = identifier.strings(.seriesInstanceUID).filter { !$0.isEmpty }
+        query.sopInstanceUIDs = identifier.strings(.sopInstanceUID).filter { !$0.isEmpty }
+        if let patient = identifier.string(.patientID), !patient.isEmpty, identifier.string(.queryRetrieveLevel) == "PATIENT" {
+            query.patientID = patient
+        }
+        guard !query.studyInstanceUIDs.isEmpty || !query.seriesInstanceUIDs.isEmpty || !query.sopInstanceUIDs.isEmpty || query.patientID != nil else {
+            return try await refuse(Status.identifierDoesNotMatchSOPClass, "name the study, series or instances to retrieve")
+        }
+        let index = service.store.index
+        let wanted = query
+        let (instances, statuses) = try await Blocking.run { () throws -> ([InstanceSummary], [String: Int]) in
+            let instances = try index.instances(matching: wanted)
+            var studies = IndexQuery()
+            studies.studyInstanceUIDs = Array(Set(instances.map(\.studyInstanceUID)))
+            let statuses = studies.studyInstanceUIDs.isEmpty ? [:]
+                : Dictionary(try index.studies(matching: studies).map { ($0.studyInstanceUID, $0.status) }, uniquingKeysWith: { a, _ in a })
+            return (instances, statuses)
+        }
+
+        let target: Association
+        if isMove {
+            do {
+                target = try await openSubAssociation(to: receiver, for: instances, ourTitle: policies.network.aeTitle)
+            } catch {
+                return try await refuse(Status.outOfResourcesSubOperations, "cannot reach \(receiver.title): \(error)")
+            }
+        } else {
+            target = association
+        }
+        var counts = Counts(remaining: instances.count)
+        var cancelled = false
+        for instance in instances {
+            if association.isCancelled(request.messageID) {
+                cancelled = true
+                break
+            }
+            let outcome = await send(instance, status: statuses[instance.studyInstanceUID] ?? 1, to: receiver, over: target,
+                                     move: isMove ? (request.messageID, association.callingAE) : nil)
+            counts.remaining -= 1
+            switch outcome {
+            case .completed: counts.completed += 1
+            case .warning: counts.warning += 1
+            case let .failed(reason):
+                counts.failed += 1
+                counts.failedUIDs.append(instance.sopInstanceUID)
+                counts.lastProblem = reason
+                service.logger.notice("retrieve sub-operation failed", metadata: ["to": "\(receiver.title)", "sop": "\(instance.sopInstanceUID)", "reason": "\(reason)"])
+            }
+            if counts.remaining > 0 {
+                try await association.send(.response(to: request, field, status: Status.pending) { counts.write(into: &$0, final: false) })
+            }
+        }
+        if isMove { try? await target.release() }
+
+        let status = cancelled ? Status.cancel : (counts.failed + counts.warning > 0 ? Status.warningSubOperations : Status.success)
+        var failedList: [UInt8]?
+        if !counts.failedUIDs.isEmpty {
+            var list = DataSet()
+            list.set(.failedSOPInstanceUIDList, .UI, counts.failedUIDs.joined(separator: "\\"))
+            failedList = try list.encoded(syntax: context.transferSyntax)
+        }
+        try await association.send(.response(to: request, field, status: status, dataSet: failedList) { counts.write(into: &$0, final: true) })
+    }
+
+    /// One C-STORE sub-operation: the access decision, the version's file, a syntax the receiver takes.
+    private func send(_ instance: InstanceSummary, status: Int, to receiver: RemoteAE, over target: Association,
+                      move: (messageID: UInt16, originator: String)?) async -> Outcome {
+        let policies = service.policies.current
+        let version = receiver.retrievedVersion
+        let diagnosis = DiagnosisStatus(rawValue: status) ?? .unread
+        let decision = policies.access.decide(role: receiver.role.accessRole, status: diagnosis, version: version)
+        guard decision.allowed else {
+            return .failed("\(version) refused: study \(diagnosis.name) (\(decision.rule))")
+        }
+        do {
+            let stored = try await storedFile(of: instance, version: version)
+            let store = service.store
+            let file = try await Blocking.run { try DicomFile.read(try store.read(stored)) }
+            let sopClass = file.dataSet.string(.sopClassUID) ?? instance.sopClassUID
+            let dataSet: [UInt8]
+            let contextID: UInt8
+            if let exact = target.context(for: sopClass, preferring: file.transferSyntax), exact.transferSyntax == file.transferSyntax,
+               file.transferSyntax.littleEndian {
+                let raw = try await Blocking.run { try store.read(stored) }
+                dataSet = Array(raw[file.dataSetOffset...])
+                contextID = exact.id
+            } else if let native = target.context(for: sopClass, preferring: .explicitVRLittleEndian),
+                      !native.transferSyntax.encapsulated, native.transferSyntax.littleEndian {
+                dataSet = try await Blocking.run {
+                    try PixelFrames.decompressed(file.dataSet, syntax: file.transferSyntax).encoded(syntax: native.transferSyntax)
+                }
+                contextID = native.id
+            } else {
+                return .failed("\(receiver.title) accepted no transfer syntax for \(sopClass) that we can send")
+            }
+            let request = DIMSEMessage.request(.cStoreRequest, contextID: contextID, messageID: target.nextMessageID(),
+                                               sopClassUID: sopClass, dataSet: dataSet) { command in
+                command.set(.affectedSOPInstanceUID, .UI, file.dataSet.string(.sopInstanceUID) ?? instance.sopInstanceUID)
+                command.set(.priority, uint16: 0)
+                if let move {
+                    command.set(.moveOriginatorApplicationEntityTitle, .AE, move.originator)
+                    command.set(.moveOriginatorMessageID, uint16: move.messageID)
+                }
+            }
+            let response = try await target.request(request)
+            switch response.status {
+            case Status.success: return .completed
+            case 0xB000...0xBFFF, 0x0001: return .warning
+            default: return .failed("\(receiver.title) answered C-STORE with status 0x\(String(response.status, radix: 16))")
+            }
+        } catch {
+            return .failed("\(error)")
+        }
+    }
+
+    /// The file of the version asked for; a version not derived yet is moved to the front of the queue
+    /// and awaited for a while rather than refused.
+    private func storedFile(of instance: InstanceSummary, version: String) async throws -> StoredFile {
+        let index = service.store.index
+        let uid = instance.sopInstanceUID
+        func lookUp() -> StoredFile? {
+            let files = (try? index.files(sopInstanceUID: uid)) ?? instance.files
+            let candidates = files.filter { $0.version == version }
+            return candidates.first { $0.variant == IngestService.originalVariant } ?? candidates.first
+        }
+        if let file = lookUp() { return file }
+        service.versionWanted(uid)
+        for _ in 0..<300 {
+            try await Task.sleep(for: .milliseconds(200))
+            if let file = lookUp() { return file }
+            if let reason = try index.derivation(sopInstanceUID: uid).missing[version] {
+                throw CodecError.unsupported("\(version) of \(uid) could not be made: \(reason)")
+            }
+        }
+        throw CodecError.unsupported("\(version) of \(uid) is not ready yet")
+    }
+
+    private func openSubAssociation(to receiver: RemoteAE, for instances: [InstanceSummary], ourTitle: String) async throws -> Association {
+        var syntaxesByClass: [String: [String]] = [:]
+        for instance in instances {
+            let stored = instance.files.filter { $0.version == receiver.retrievedVersion }.map(\.transferSyntaxUID)
+            let offer = stored + [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid]
+            syntaxesByClass[instance.sopClassUID, default: []] += offer.filter { !(syntaxesByClass[instance.sopClassUID] ?? []).contains($0) }
+        }
+        // A derived version keeps its original's SOP class; each class gets one context per syntax.
+        var contexts: [PresentationContextProposal] = []
+        for (sopClass, syntaxes) in syntaxesByClass.sorted(by: { $0.key < $1.key }) {
+            for syntax in Set(syntaxes).sorted() where contexts.count < 128 {
+                contexts.append(PresentationContextProposal(id: UInt8(2 * contexts.count + 1), abstractSyntax: sopClass, transferSyntaxes: [syntax]))
+            }
+        }
+        let request = AssociateRequest(calledAE: receiver.title, callingAE: ourTitle, contexts: contexts,
+                                       user: UserInformation(maximumLength: DICOMNetwork.maximumReceiveLength,
+                                                             implementationClassUID: Implementation.classUID,
+                                                             implementationVersionName: Implementation.versionName))
+        return try await DICOMNetwork.connect(host: receiver.host, port: receiver.port, request: request, group: service.group, logger: service.logger)
+    }
+}
+
+private extension RetrieveSCP.Counts {
+    func write(into command: inout DataSet, final: Bool) {
+        if !final || remaining > 0 { command.set(.numberOfRemainingSuboperations, uint16: UInt16(clamping: remaining)) }
+        command.set(.numberOfCompletedSuboperations, uint16: UInt16(clamping: completed))
+        command.set(.numberOfFailedSuboperations, uint16: UInt16(clamping: failed))
+        command.set(.numberOfWarningSuboperations, uint16: UInt16(clamping: warning))
+        // DCMTK warns about status details on pending responses: the reason goes with the final one.
+        if final, let lastProblem { command.set(.errorComment, .LO, PacsDIMSEService.comment(lastProblem)) }
+    }
+}

@@ -1,0 +1,86 @@
+/// Who we are on the DICOM network and who may talk to us (`Policies/network.yaml`).
+public struct NetworkPolicy: Sendable, Equatable {
+    public var aeTitle: String
+    public var dicomPort: Int
+    public var httpPort: Int
+    public var acceptUnknownCallers: Bool
+    public var remoteAEs: [RemoteAE]
+
+    public func remote(_ title: String) -> RemoteAE? {
+        remoteAEs.first { $0.title == title }
+    }
+}
+
+/// A remote application entity we know.
+public struct RemoteAE: Sendable, Equatable, Codable {
+    public var title: String
+    public var host: String
+    public var port: Int
+    public var role: RemoteRole
+    /// The version C-GET and C-MOVE send it, when not its role's default.
+    public var version: String?
+
+    /// The version this AE receives.
+    public var retrievedVersion: String { version ?? role.defaultVersion }
+}
+
+/// What a remote AE is, which decides what it receives.
+public enum RemoteRole: String, Sendable, Codable, CaseIterable {
+    case modality, reading, referring, teleradiology, peer
+
+    public var defaultVersion: String {
+        switch self {
+        case .reading, .peer, .modality: return "V1"
+        case .referring: return "V2"
+        case .teleradiology: return "V3"
+        }
+    }
+
+    /// The row of the access matrix that applies to it.
+    public var accessRole: Role {
+        switch self {
+        case .reading: return .reading
+        case .referring, .modality: return .referring
+        case .teleradiology: return .teleradiology
+        case .peer: return .admin
+        }
+    }
+}
+
+extension NetworkPolicy {
+    static func read(_ yaml: YAMLReader, versions: [String]) -> NetworkPolicy {
+        let aeTitle = yaml.string("ae_title") ?? "STRATA"
+        if !isAETitle(aeTitle) { yaml.problem("ae_title", "\"\(aeTitle)\" is not an AE title: 1 to 16 characters, no backslash or control characters") }
+        let dicomPort = Int(yaml.number("dicom_port", in: 1...65535) ?? 11112)
+        let httpPort = Int(yaml.number("http_port", in: 1...65535) ?? 8042)
+        let acceptUnknown = yaml.bool("accept_unknown_callers", default: false)
+        var remotes: [RemoteAE] = []
+        for item in yaml.list("remote_aes") ?? [] {
+            let entry = yaml.reader(for: item)
+            let title = entry.string("title", required: true) ?? ""
+            if !title.isEmpty, !isAETitle(title) { entry.problem("title", "\"\(title)\" is not an AE title: 1 to 16 characters") }
+            if remotes.contains(where: { $0.title == title }) { entry.problem("title", "\(title) is listed twice") }
+            let host = entry.string("host", required: true) ?? ""
+            let port = entry.number("port", in: 1...65535, required: true)
+            let roleText = entry.string("role", required: true) ?? ""
+            let role = RemoteRole(rawValue: roleText)
+            if role == nil, !roleText.isEmpty {
+                entry.problem("role", "\"\(roleText)\" is not a role: use \(RemoteRole.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let version = entry.string("version")
+            if let version, !versions.contains(version) {
+                entry.problem("version", "\(version) is not a version (defined in compression.yaml: \(versions.joined(separator: ", ")))")
+            }
+            entry.finish()
+            if let port, let role, !title.isEmpty, !host.isEmpty {
+                remotes.append(RemoteAE(title: title, host: host, port: Int(port), role: role, version: version))
+            }
+        }
+        yaml.finish()
+        return NetworkPolicy(aeTitle: aeTitle, dicomPort: dicomPort, httpPort: httpPort, acceptUnknownCallers: acceptUnknown, remoteAEs: remotes)
+    }
+
+    static func isAETitle(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 16 && !text.contains("\\") && text.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7F }
+    }
+}
