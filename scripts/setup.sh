@@ -15,7 +15,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
-  python_packages=(pydicom==3.0.2 pynetdicom dicomweb-client pytest numpy pylibjpeg pylibjpeg-openjpeg pyjpegls PyYAML)
+  python_packages=(pydicom==3.0.2 pynetdicom dicomweb-client pytest numpy pylibjpeg pylibjpeg-openjpeg pyjpegls PyYAML pillow)
   python3 - "${python_packages[@]}" <<'PY' || python3 -m pip install -q "${python_packages[@]}"
 import importlib.metadata as m, sys
 for spec in sys.argv[1:]:

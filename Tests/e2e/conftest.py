@@ -14,7 +14,11 @@ import json
 import math
 import os
 import re
+import shutil
+import signal
+import socket
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -211,15 +215,81 @@ class Pacs:
         assert isinstance(listing.get("missing"), dict), listing
         return listing
 
-    def derive(self, *flags: str, timeout: float = TIMEOUT_SECONDS) -> tuple[int, int]:
-        """Runs `pacs derive` to the end, which must succeed; returns (instances derived, still queued)."""
+    def derive(self, *flags: str, timeout: float = TIMEOUT_SECONDS) -> tuple[int, int] | None:
+        """Runs `pacs derive` to the end, which must succeed; returns its summary line's (instances
+        derived, still queued), None when it printed none."""
         result = self.run("derive", *flags, timeout=timeout)
         assert result.returncode == 0, f"pacs derive {' '.join(flags)}: exit {result.returncode}\n" \
                                        f"{result.stdout}{result.stderr}"
         lines = result.stdout.strip().splitlines()
         summary = DERIVE_SUMMARY_LINE.fullmatch(lines[-1].strip()) if lines else None
-        assert summary, f"pacs derive printed no summary line:\n{result.stdout}"
-        return int(summary[1]), int(summary[2])
+        return (int(summary[1]), int(summary[2])) if summary else None
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now (bind to port 0, read it back, close)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def copy_policies(dest: Path) -> Path:
+    """A private copy of the repository's Policies/ folder, for a test that edits or adds policy files."""
+    shutil.copytree(POLICIES_DIR, dest)
+    return dest
+
+
+class PacsServer:
+    """`pacs serve` running in the background; its stdout and stderr go to a log file.
+
+    start() returns once the log shows `ready` (and fails with the log if the process exits first);
+    stop() sends SIGTERM and returns the exit status.
+    """
+
+    def __init__(self, pacs: Pacs, *args, log: Path):
+        self.pacs, self.args, self.log = pacs, args, log
+        self.process: subprocess.Popen | None = None
+
+    def start(self, ready: str, timeout: float = 60) -> "PacsServer":
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(self.pacs.argv("serve", *self.args), cwd=self.pacs.cwd,
+                                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while ready not in self.log_text():
+            if self.process.poll() is not None:
+                raise AssertionError(f"pacs serve exited with {self.process.returncode} before logging "
+                                     f"{ready!r}:\n{self.log_text()[-4000:]}")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise AssertionError(f"pacs serve did not log {ready!r} within {timeout:.0f} s:\n"
+                                     f"{self.log_text()[-4000:]}")
+            time.sleep(0.05)
+        return self
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM, then the exit status; a server still running after `timeout` is killed and fails."""
+        assert self.process is not None, "pacs serve was never started"
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise AssertionError(f"pacs serve still running {timeout:.0f} s after SIGTERM:\n"
+                                     f"{self.log_text()[-4000:]}")
+        return self.process.returncode
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 def by_key(rows: list[dict], key: str) -> dict[str, dict]:

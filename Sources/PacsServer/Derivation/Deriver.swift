@@ -112,14 +112,26 @@ struct Deriver: Sendable {
             return (codestreams, worst)
         }
         // Rate control tracks the ratio. An image that cannot keep the policy's fidelity floor at that ratio
-        // gets the bytes it needs instead: encoded for the floor's PSNR (a little above, and more if needed),
-        // never a version worse than its quality class promises.
+        // gets the bytes it needs instead: the largest ratio that keeps the floor, found by bisection (in
+        // log space) between the target and 1.5:1 -- never a version worse than its quality class promises.
         var attempt: (codestreams: [[UInt8]], fidelity: Fidelity)? = try encode(.init(ratio: target))
-        if let floor = minimumPSNR {
-            var margin = 0.5
-            while let worst = attempt?.fidelity.psnr, worst < floor, margin < 8 {
-                attempt = try encode(.init(psnr: floor + margin))
-                margin *= 2
+        if let floor = minimumPSNR, let psnr = attempt?.fidelity.psnr, psnr < floor {
+            var failing = target, passing = 1.5
+            attempt = nil
+            for _ in 0..<6 {
+                let ratio = (failing * passing).squareRoot()
+                let trial = try encode(.init(ratio: ratio))
+                if (trial.fidelity.psnr ?? .infinity) >= floor {
+                    passing = ratio
+                    attempt = trial
+                } else {
+                    failing = ratio
+                }
+            }
+            if attempt == nil {
+                let trial = try encode(.init(ratio: passing))
+                // Not even 1.5:1 keeps the floor: fall back to the reversible transform, which is exact.
+                attempt = (trial.fidelity.psnr ?? .infinity) >= floor ? trial : try encode(.lossless)
             }
         }
         guard let (codestreams, fidelity) = attempt else { throw CodecError.unsupported("no frames") }
