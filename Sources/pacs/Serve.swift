@@ -47,7 +47,7 @@ struct Serve: AsyncParsableCommand {
         watcher.cancel()
         derivation.stop()
         // Requests already received are answered (their responses follow their durable storage) before the loops stop.
-        try? await Task.sleep(for: .seconds(1))
+        await service.drain()
         try? await group.shutdownGracefully()
         logger.info("stopped")
     }

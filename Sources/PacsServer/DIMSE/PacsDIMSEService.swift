@@ -3,6 +3,7 @@ import DIMSE
 import Foundation
 import Logging
 import NIOCore
+import Synchronization
 
 /// The server's DIMSE services: C-ECHO, C-STORE, C-FIND, C-MOVE and C-GET over the store and the index.
 public final class PacsDIMSEService: DIMSEService {
@@ -13,6 +14,7 @@ public final class PacsDIMSEService: DIMSEService {
     let logger: Logger
     /// Called when a version someone asked for is not made yet (moves its derivation to the front).
     let versionWanted: @Sendable (String) -> Void
+    private let inFlight = Atomic<Int>(0)
 
     public init(store: DataStore, ingest: IngestService, policies: PolicyStore, group: EventLoopGroup, logger: Logger,
                 versionWanted: @escaping @Sendable (String) -> Void = { _ in }) {
@@ -27,6 +29,8 @@ public final class PacsDIMSEService: DIMSEService {
     public var negotiator: AssociationNegotiator { Negotiator(policies: policies) }
 
     public func handle(_ request: DIMSEMessage, on association: Association) async {
+        inFlight.add(1, ordering: .relaxed)
+        defer { inFlight.subtract(1, ordering: .relaxed) }
         do {
             switch request.commandField {
             case .cEchoRequest?:
@@ -43,6 +47,15 @@ public final class PacsDIMSEService: DIMSEService {
             }
         } catch {
             logger.error("DIMSE request failed", metadata: ["calling": "\(association.callingAE)", "error": "\(error)"])
+        }
+    }
+
+    /// Waits (up to `limit`) until no request is being served: a shutdown answers what it has accepted.
+    public func drain(limit: Duration = .seconds(10)) async {
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        while inFlight.load(ordering: .relaxed) > 0, clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
         }
     }
 
