@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // C libraries from the system (Debian -dev packages), entered through module maps.
@@ -41,9 +42,10 @@ let package = Package(
         .target(name: "Tiering", dependencies: ["CCrypto"]),
         // Ingest, index, policies and the services of `pacs`.
         .target(name: "PacsServer", dependencies: [
-            "DICOM", "DIMSE", "Codecs", "Tiering",
+            "DICOM", "DIMSE", "Codecs", "Tiering", "CCrypto",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),

@@ -20,7 +20,8 @@ struct AECommand: ParsableCommand {
                 throw ValidationError("role must be one of \(RemoteRole.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             do {
-                try NetworkPolicyEditor(folder: global.policyFolder).add(RemoteAE(title: title, host: host, port: port, role: role, version: version))
+                try PolicyListEditor.remoteAEs(in: global.policyFolder)
+                    .add([("title", title), ("host", host), ("port", "\(port)"), ("role", role.rawValue)] + (version.map { [("version", $0)] } ?? []))
             } catch {
                 throw CLIError("\(error)")
             }
@@ -35,7 +36,7 @@ struct AECommand: ParsableCommand {
 
         func run() throws {
             do {
-                try NetworkPolicyEditor(folder: global.policyFolder).remove(title)
+                try PolicyListEditor.remoteAEs(in: global.policyFolder).remove(title)
             } catch {
                 throw CLIError("\(error)")
             }

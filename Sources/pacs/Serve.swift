@@ -15,6 +15,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("dicom-port"), help: "DICOM port (default: network.yaml's dicom_port).")
     var dicomPort: Int?
 
+    @Option(name: .customLong("http-port"), help: "HTTP port (default: network.yaml's http_port).")
+    var httpPort: Int?
+
     @Option(help: "Address to listen on.")
     var host = "0.0.0.0"
 
@@ -39,11 +42,15 @@ struct Serve: AsyncParsableCommand {
         let listener = try await DICOMNetwork.listen(host: host, port: port, group: group, negotiator: service.negotiator,
                                                      service: service, logger: Logger(label: "strata.dimse"))
         logger.info("DICOM listening on \(host):\(listener.localAddress?.port ?? port) as \(network.aeTitle)")
+        let http = HTTPService.application(store: store, ingest: ingest, policies: policies, host: host,
+                                           port: httpPort ?? network.httpPort, logger: Logger(label: "strata.http"))
+        let httpServer = Task { try await http.run() }
         logger.info("policies loaded; edit \(policies.folder.path) or send SIGTERM/SIGHUP")
         let watcher = Task { await policies.watch() }
         await waitForTermination()
         logger.info("stopping: no new associations; finishing the work in hand")
         try? await listener.close()
+        httpServer.cancel()
         watcher.cancel()
         derivation.stop()
         // Requests already received are answered (their responses follow their durable storage) before the loops stop.

@@ -25,9 +25,9 @@ struct NetworkPolicyTests {
     @Test("ae add and remove edit the list only, keep comments, and refuse an edit that would not validate")
     func editing() throws {
         let folder = try Repository.policyCopy()
-        let editor = NetworkPolicyEditor(folder: folder)
+        let editor = PolicyListEditor.remoteAEs(in: folder)
         let before = try String(contentsOf: folder.appendingPathComponent("network.yaml"), encoding: .utf8)
-        try editor.add(RemoteAE(title: "TELE1", host: "10.1.2.3", port: 104, role: .teleradiology))
+        try editor.add([("title", "TELE1"), ("host", "10.1.2.3"), ("port", "104"), ("role", "teleradiology")])
         var network = try Policies.load(from: folder).get().network
         #expect(network.remote("TELE1")?.port == 104)
         try editor.remove("STORESCU")
@@ -36,8 +36,10 @@ struct NetworkPolicyTests {
         let after = try String(contentsOf: folder.appendingPathComponent("network.yaml"), encoding: .utf8)
         let comments = { (text: String) in text.split(separator: "\n").filter { $0.hasPrefix("#") } }
         #expect(comments(after) == comments(before))
-        #expect(throws: NetworkPolicyEditor.Problem.self) { try editor.add(RemoteAE(title: "TELE1", host: "h", port: 1, role: .peer)) }
-        #expect(throws: NetworkPolicyEditor.Problem.self) { try editor.add(RemoteAE(title: "BAD", host: "h", port: 1, role: .peer, version: "V9")) }
+        #expect(throws: PolicyListEditor.Problem.self) { try editor.add([("title", "TELE1"), ("host", "h"), ("port", "1"), ("role", "peer")]) }
+        #expect(throws: PolicyListEditor.Problem.self) {
+            try editor.add([("title", "BAD"), ("host", "h"), ("port", "1"), ("role", "peer"), ("version", "V9")])
+        }
         #expect(try Policies.load(from: folder).get().network.remote("BAD") == nil)
     }
 }

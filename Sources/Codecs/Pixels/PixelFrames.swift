@@ -45,7 +45,7 @@ public struct PixelFrames: Sendable {
 
     /// Groups fragments into frames (PS3.5 A.4): one fragment per frame, all fragments for a single frame,
     /// or the extended / basic offset table.
-    static func split(_ fragments: Fragments, frames: Int, dataSet: DataSet) throws(CodecError) -> [[UInt8]] {
+    public static func split(_ fragments: Fragments, frames: Int, dataSet: DataSet) throws(CodecError) -> [[UInt8]] {
         let parts = fragments.fragments
         if parts.count == frames { return parts }
         if frames == 1 { return [Array(parts.joined())] }

@@ -7,8 +7,9 @@ public struct Policies: Sendable, Equatable {
     public var access: AccessPolicy
     public var tiering: TieringPolicy
     public var network: NetworkPolicy
+    public var users: UsersPolicy
 
-    public static let fileNames = ["compression.yaml", "access.yaml", "tiering.yaml", "network.yaml"]
+    public static let fileNames = ["compression.yaml", "access.yaml", "tiering.yaml", "network.yaml", "users.yaml"]
 
     /// Reads and validates a policy folder; on any problem returns all of them and no policies.
     public static func load(from folder: URL) -> Result<Policies, PolicyErrors> {
@@ -25,7 +26,8 @@ public struct Policies: Sendable, Equatable {
         let access = AccessPolicy.read(reader("access.yaml"), versions: versions)
         let tiering = TieringPolicy.read(reader("tiering.yaml"), versions: versions)
         let network = NetworkPolicy.read(reader("network.yaml"), versions: versions)
+        let users = UsersPolicy.read(reader("users.yaml"))
         guard log.problems.isEmpty else { return .failure(PolicyErrors(problems: log.problems)) }
-        return .success(Policies(compression: compression, access: access, tiering: tiering, network: network))
+        return .success(Policies(compression: compression, access: access, tiering: tiering, network: network, users: users))
     }
 }

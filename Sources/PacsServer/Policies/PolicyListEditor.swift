@@ -1,8 +1,9 @@
 import Foundation
 
-/// Edits the `remote_aes:` list of `network.yaml` as text, so the admin's comments and layout elsewhere
-/// stay as they were; the result is validated with the rest of the folder before it replaces the file.
-public struct NetworkPolicyEditor {
+/// Edits one list of a policy file as text (`remote_aes:` of network.yaml, `users:` of users.yaml), so the
+/// admin's comments and layout elsewhere stay as they were; the result is validated with the rest of the
+/// folder before it replaces the file.
+public struct PolicyListEditor {
     public enum Problem: Error, CustomStringConvertible {
         case exists(String)
         case unknown(String)
@@ -11,36 +12,44 @@ public struct NetworkPolicyEditor {
 
         public var description: String {
             switch self {
-            case let .exists(title): return "\(title) is already in network.yaml: remove it first"
-            case let .unknown(title): return "\(title) is not in network.yaml"
-            case .noList: return "network.yaml has no `remote_aes:` list to edit"
+            case let .exists(name): return "\(name) is already listed: remove it first"
+            case let .unknown(name): return "\(name) is not listed"
+            case .noList: return "the policy file has no list to edit"
             case let .invalid(errors): return "the edit would make the policies invalid, nothing was changed:\n\(errors)"
             }
         }
     }
 
     public let folder: URL
-    private var file: URL { folder.appendingPathComponent("network.yaml") }
+    let fileName: String
+    /// The top-level key of the list, and the key that names its items.
+    let listKey: String
+    let nameKey: String
+    private var file: URL { folder.appendingPathComponent(fileName) }
 
-    public init(folder: URL) {
-        self.folder = folder
+    public static func remoteAEs(in folder: URL) -> PolicyListEditor {
+        PolicyListEditor(folder: folder, fileName: "network.yaml", listKey: "remote_aes", nameKey: "title")
     }
 
-    public func add(_ remote: RemoteAE) throws {
+    public static func users(in folder: URL) -> PolicyListEditor {
+        PolicyListEditor(folder: folder, fileName: "users.yaml", listKey: "users", nameKey: "name")
+    }
+
+    /// Appends an item given as ordered (key, value) pairs, the first being its name.
+    public func add(_ fields: [(String, String)]) throws {
         var lines = try read()
-        guard let (start, end) = block(in: lines) else { throw Problem.noList }
-        if item(named: remote.title, in: lines, start, end) != nil { throw Problem.exists(remote.title) }
+        guard let (start, end) = block(in: lines), let name = fields.first?.1 else { throw Problem.noList }
+        if item(named: name, in: lines, start, end) != nil { throw Problem.exists(name) }
         if lines[start].contains("[]") { lines[start] = lines[start].replacingOccurrences(of: "[]", with: "") }
-        var entry = ["  - title: \(remote.title)", "    host: \(remote.host)", "    port: \(remote.port)", "    role: \(remote.role.rawValue)"]
-        if let version = remote.version { entry.append("    version: \(version)") }
+        let entry = fields.enumerated().map { index, field in "\(index == 0 ? "  - " : "    ")\(field.0): \(field.1)" }
         lines.insert(contentsOf: entry, at: end)
         try write(lines)
     }
 
-    public func remove(_ title: String) throws {
+    public func remove(_ name: String) throws {
         var lines = try read()
         guard let (start, end) = block(in: lines) else { throw Problem.noList }
-        guard let range = item(named: title, in: lines, start, end) else { throw Problem.unknown(title) }
+        guard let range = item(named: name, in: lines, start, end) else { throw Problem.unknown(name) }
         lines.removeSubrange(range)
         try write(lines)
     }
@@ -49,9 +58,9 @@ public struct NetworkPolicyEditor {
         try String(contentsOf: file, encoding: .utf8).components(separatedBy: "\n")
     }
 
-    /// The `remote_aes:` line and the index just past its last item line.
+    /// The list's line and the index just past its last item line.
     private func block(in lines: [String]) -> (Int, Int)? {
-        guard let start = lines.firstIndex(where: { $0.hasPrefix("remote_aes:") }) else { return nil }
+        guard let start = lines.firstIndex(where: { $0.hasPrefix("\(listKey):") }) else { return nil }
         var end = start + 1
         var lastItemLine = start
         while end < lines.count {
@@ -63,14 +72,15 @@ public struct NetworkPolicyEditor {
         return (start, lastItemLine + 1)
     }
 
-    /// The lines of the item whose title is `title`.
+    /// The lines of the item whose name is `title`.
     private func item(named title: String, in lines: [String], _ start: Int, _ end: Int) -> Range<Int>? {
         let starts = (start + 1..<end).filter { lines[$0].trimmingCharacters(in: .whitespaces).hasPrefix("- ") }
         for (n, first) in starts.enumerated() {
             let stop = n + 1 < starts.count ? starts[n + 1] : end
             let titled = (first..<stop).contains { index in
                 let text = lines[index].trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "- ", with: "")
-                let value = text.hasPrefix("title:") ? text.dropFirst(6).split(separator: "#").first?.trimmingCharacters(in: .whitespaces) : nil
+                let value = text.hasPrefix("\(nameKey):")
+                    ? text.dropFirst(nameKey.count + 1).split(separator: "#").first?.trimmingCharacters(in: .whitespaces) : nil
                 return value == title
             }
             if titled { return first..<stop }
@@ -84,10 +94,10 @@ public struct NetworkPolicyEditor {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("strata-policy-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
-        for name in Policies.fileNames where name != "network.yaml" {
+        for name in Policies.fileNames where name != fileName {
             try FileManager.default.copyItem(at: folder.appendingPathComponent(name), to: scratch.appendingPathComponent(name))
         }
-        try text.write(to: scratch.appendingPathComponent("network.yaml"), atomically: true, encoding: .utf8)
+        try text.write(to: scratch.appendingPathComponent(fileName), atomically: true, encoding: .utf8)
         if case let .failure(errors) = Policies.load(from: scratch) {
             throw Problem.invalid(errors.description.replacingOccurrences(of: scratch.path, with: folder.path))
         }

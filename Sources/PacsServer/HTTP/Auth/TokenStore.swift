@@ -1,0 +1,57 @@
+import CCrypto
+import Foundation
+import Synchronization
+
+/// Short-lived bearer tokens issued by `POST /auth/token`, held in memory (a restart logs everyone out).
+public final class TokenStore: Sendable {
+    public static let lifetime: TimeInterval = 15 * 60
+    private let tokens = Mutex<[String: (user: String, expires: Date)]>([:])
+
+    public init() {}
+
+    public func issue(for user: String, now: Date = Date()) -> String {
+        var bytes = [UInt8](repeating: 0, count: 32)
+        precondition(RAND_bytes(&bytes, Int32(bytes.count)) == 1, "the system's random generator failed")
+        let token = bytes.map { String(format: "%02x", $0) }.joined()
+        tokens.withLock { tokens in
+            tokens = tokens.filter { $0.value.expires > now }
+            tokens[token] = (user, now.addingTimeInterval(Self.lifetime))
+        }
+        return token
+    }
+
+    /// The user a token was issued to, if it has not expired.
+    public func user(for token: String, now: Date = Date()) -> String? {
+        tokens.withLock { tokens in
+            guard let entry = tokens[token] else { return nil }
+            guard entry.expires > now else {
+                tokens.removeValue(forKey: token)
+                return nil
+            }
+            return entry.user
+        }
+    }
+}
+
+/// Remembers recently verified Basic credentials, so a client sending them with every request does not
+/// pay for the slow password hash every time. Keyed by a hash of user, password and stored hash: a
+/// password change or removal invalidates the entry.
+final class VerifiedCredentials: Sendable {
+    private let entries = Mutex<[String: Date]>([:])
+    private let lifetime: TimeInterval = 300
+
+    func check(_ user: UsersPolicy.User, password: String) -> Bool {
+        var digest = [UInt8](repeating: 0, count: 32)
+        let material = Array("\(user.name)\u{0}\(password)\u{0}\(user.passwordHash.encoded)".utf8)
+        CCrypto.SHA256(material, material.count, &digest)
+        let key = Data(digest).base64EncodedString()
+        let now = Date()
+        if entries.withLock({ $0[key].map { $0 > now } ?? false }) { return true }
+        guard user.passwordHash.verify(password) else { return false }
+        entries.withLock { entries in
+            if entries.count > 10_000 { entries = entries.filter { $0.value > now } }
+            entries[key] = now.addingTimeInterval(lifetime)
+        }
+        return true
+    }
+}

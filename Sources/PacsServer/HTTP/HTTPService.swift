@@ -1,0 +1,91 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The HTTP side of `pacs serve`: DICOMweb under /dicom-web (as in Orthanc), the API under /api/v1,
+/// /auth/token and /health. Authentication and the access log wrap every route.
+public enum HTTPService {
+    public static func application(store: DataStore, ingest: IngestService, policies: PolicyStore, host: String, port: Int,
+                                   logger: Logger) -> some ApplicationProtocol {
+        let tokens = TokenStore()
+        let router = Router(context: StrataContext.self)
+        router.add(middleware: AccessLog(url: store.folder.appendingPathComponent("access.log")))
+        router.add(middleware: AuthMiddleware(policies: policies, tokens: tokens))
+
+        router.get("health") { _, _ in json("{\"status\":\"ok\"}") }
+        router.post("auth/token") { _, context in
+            let user = try context.user
+            let token = tokens.issue(for: user.name)
+            return json("{\"access_token\":\"\(token)\",\"token_type\":\"Bearer\",\"expires_in\":\(Int(TokenStore.lifetime))}")
+        }
+
+        let qido = QIDO(store: store)
+        let wado = WADO(store: store, policies: policies)
+        let stow = STOW(ingest: ingest)
+        let web = router.group("dicom-web")
+        web.get("studies") { request, _ in try await qido.search(request, level: .study) }
+        web.get("series") { request, _ in try await qido.search(request, level: .series) }
+        web.get("instances") { request, _ in try await qido.search(request, level: .image) }
+        web.get("studies/:study/series") { request, context in
+            try await qido.search(request, level: .series, study: context.parameters.require("study"))
+        }
+        web.get("studies/:study/instances") { request, context in
+            try await qido.search(request, level: .image, study: context.parameters.require("study"))
+        }
+        web.get("studies/:study/series/:series/instances") { request, context in
+            try await qido.search(request, level: .image, study: context.parameters.require("study"), series: context.parameters.require("series"))
+        }
+
+        web.get("studies/:study") { request, context in
+            try await wado.retrieve(request, try await wado.instances(study: context.parameters.require("study"), user: try context.user))
+        }
+        web.get("studies/:study/series/:series") { request, context in
+            try await wado.retrieve(request, try await wado.instances(study: context.parameters.require("study"),
+                                                                    series: context.parameters.require("series"), user: try context.user))
+        }
+        web.get("studies/:study/series/:series/instances/:instance") { request, context in
+            try await wado.retrieve(request, try await instance(wado, context))
+        }
+        web.get("studies/:study/metadata") { request, context in
+            try await wado.metadata(request, try await wado.instances(study: context.parameters.require("study"), user: try context.user))
+        }
+        web.get("studies/:study/series/:series/metadata") { request, context in
+            try await wado.metadata(request, try await wado.instances(study: context.parameters.require("study"),
+                                                                    series: context.parameters.require("series"), user: try context.user))
+        }
+        web.get("studies/:study/series/:series/instances/:instance/metadata") { request, context in
+            try await wado.metadata(request, try await instance(wado, context))
+        }
+        web.get("studies/:study/series/:series/instances/:instance/frames/:frames") { request, context in
+            try await wado.frames(request, try await instance(wado, context).first!, list: context.parameters.require("frames"))
+        }
+        web.get("studies/:study/series/:series/instances/:instance/bulkdata/:tag") { _, context in
+            guard context.parameters.get("tag")?.uppercased() == "7FE00010" else {
+                throw HTTPError(.notFound, message: "only the pixel data (7FE00010) is bulk data here")
+            }
+            return try await wado.bulkData(try await instance(wado, context).first!)
+        }
+
+        web.post("studies") { request, context in try await stow.store(request, user: try context.user, study: nil) }
+        web.post("studies/:study") { request, context in
+            try await stow.store(request, user: try context.user, study: context.parameters.require("study"))
+        }
+
+        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "Strata"),
+                           onServerRunning: { channel in
+                               logger.info("HTTP listening on \(host):\(channel.localAddress?.port ?? port)")
+                           }, logger: logger)
+    }
+
+    private static func instance(_ wado: WADO, _ context: StrataContext) async throws -> [InstanceSummary] {
+        try await wado.instances(study: context.parameters.require("study"), series: context.parameters.require("series"),
+                                 instance: context.parameters.require("instance"), user: try context.user)
+    }
+
+    static func json(_ text: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import NIOCore
+
+/// multipart/related bodies (RFC 2387) as DICOMweb uses them.
+enum Multipart {
+    static func boundary() -> String { "strata-\(UUID().uuidString)" }
+
+    /// The header of one part, preceded by its delimiter.
+    static func partHeader(boundary: String, contentType: String, extra: [String] = []) -> ByteBuffer {
+        ByteBuffer(string: "--\(boundary)\r\nContent-Type: \(contentType)\r\n" + extra.map { "\($0)\r\n" }.joined() + "\r\n")
+    }
+
+    static func closing(boundary: String) -> ByteBuffer {
+        ByteBuffer(string: "--\(boundary)--\r\n")
+    }
+
+    /// The parameters of a media type: `multipart/related; type="application/dicom"; boundary=x`.
+    static func parameters(_ header: String) -> (type: String, parameters: [String: String]) {
+        let parts = header.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+        var parameters: [String: String] = [:]
+        for part in parts.dropFirst() {
+            guard let equals = part.firstIndex(of: "=") else { continue }
+            let key = part[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
+            let value = part[part.index(after: equals)...].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            parameters[key] = value
+        }
+        return ((parts.first ?? "").lowercased(), parameters)
+    }
+}
+
+/// Splits a multipart body into parts as its bytes arrive, holding at most one part (and one read) in memory.
+struct MultipartReader {
+    struct Part {
+        var headers: [String: String]
+        var body: [UInt8]
+    }
+
+    enum Problem: Error, CustomStringConvertible {
+        case malformed(String)
+        case tooLarge(Int)
+
+        var description: String {
+            switch self {
+            case let .malformed(what): return "malformed multipart body: \(what)"
+            case let .tooLarge(limit): return "a part is larger than the limit of \(limit) bytes"
+            }
+        }
+    }
+
+    private let delimiter: [UInt8]
+    private let maximumPartSize: Int
+    private var buffer: [UInt8] = []
+    private var started = false
+    private(set) var finished = false
+
+    init(boundary: String, maximumPartSize: Int) {
+        delimiter = Array("\r\n--\(boundary)".utf8)
+        self.maximumPartSize = maximumPartSize
+        // The first delimiter may come without the leading CRLF.
+        buffer = Array("\r\n".utf8)
+    }
+
+    /// Adds bytes; returns the parts they complete.
+    mutating func feed(_ bytes: ByteBuffer) throws -> [Part] {
+        buffer.append(contentsOf: bytes.readableBytesView)
+        var parts: [Part] = []
+        while !finished, let index = find(delimiter, in: buffer) {
+            let content = Array(buffer[..<index])
+            let after = index + delimiter.count
+            guard buffer.count >= after + 2 else { break }
+            let closing = buffer[after] == UInt8(ascii: "-") && buffer[after + 1] == UInt8(ascii: "-")
+            if started { parts.append(try parse(content)) }
+            started = true
+            buffer.removeSubrange(..<(after + 2))
+            if closing { finished = true }
+        }
+        if buffer.count > maximumPartSize + delimiter.count { throw Problem.tooLarge(maximumPartSize) }
+        return parts
+    }
+
+    private func parse(_ content: [UInt8]) throws -> Part {
+        // `content` starts after the delimiter line's CRLF: headers, a blank line, the body.
+        guard let end = find(Array("\r\n\r\n".utf8), in: content) else {
+            if let blank = find(Array("\r\n".utf8), in: content), blank == 0 { return Part(headers: [:], body: Array(content[2...])) }
+            throw Problem.malformed("a part has no blank line after its headers")
+        }
+        var headers: [String: String] = [:]
+        for line in String(decoding: content[..<end], as: UTF8.self).components(separatedBy: "\r\n") where !line.isEmpty {
+            guard let colon = line.firstIndex(of: ":") else { throw Problem.malformed("header line without a colon") }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return Part(headers: headers, body: Array(content[(end + 4)...]))
+    }
+
+    private func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard haystack.count >= needle.count, let first = needle.first else { return nil }
+        var index = 0
+        let last = haystack.count - needle.count
+        return haystack.withUnsafeBufferPointer { bytes in
+            while index <= last {
+                if bytes[index] == first, (1..<needle.count).allSatisfy({ bytes[index + $0] == needle[$0] }) { return index }
+                index += 1
+            }
+            return nil
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import DICOM
+import Foundation
+import Hummingbird
+
+/// QIDO-RS (PS3.18 10.6): the same matching as C-FIND, answered as DICOM JSON.
+struct QIDO {
+    let store: DataStore
+
+    /// The attributes returned when the client names none (PS3.18 Table 10.6.3-3/4/5).
+    static let defaults: [FindSCP.Level: [Tag]] = [
+        .study: [.studyDate, .studyTime, .accessionNumber, .modalitiesInStudy, .referringPhysicianName, .patientName, .patientID,
+                 .patientBirthDate, .patientSex, .studyInstanceUID, .studyID, .studyDescription, .numberOfStudyRelatedSeries,
+                 .numberOfStudyRelatedInstances],
+        .series: [.modality, .seriesDescription, .seriesNumber, .seriesInstanceUID, .studyInstanceUID, .bodyPartExamined,
+                  .numberOfSeriesRelatedInstances],
+        .image: [.sopClassUID, .sopInstanceUID, .instanceNumber, .rows, .columns, .numberOfFrames, .seriesInstanceUID, .studyInstanceUID],
+    ]
+
+    func search(_ request: Request, level: FindSCP.Level, study: String? = nil, series: String? = nil) async throws -> Response {
+        var identifier = DataSet()
+        var wanted = Self.defaults[level] ?? []
+        var limit: Int?
+        var offset = 0
+        for (key, value) in request.uri.queryParameters.map({ (String($0.key), String($0.value)) }) {
+            switch key {
+            case "limit": limit = Int(value)
+            case "offset": offset = Int(value) ?? 0
+            case "fuzzymatching":
+                guard value == "false" || value == "true" else { throw HTTPError(.badRequest, message: "fuzzymatching must be true or false") }
+            case "includefield":
+                for field in value.split(separator: ",").map(String.init) {
+                    if field == "all" {
+                        wanted += (Self.defaults[.study] ?? []) + (Self.defaults[.series] ?? []) + (Self.defaults[.image] ?? [])
+                    } else if let tag = Self.tag(field) {
+                        wanted.append(tag)
+                    } else {
+                        throw HTTPError(.badRequest, message: "includefield \(field) is not an attribute keyword or tag")
+                    }
+                }
+            default:
+                guard let tag = Self.tag(key) else { throw HTTPError(.badRequest, message: "\(key) is not an attribute keyword or tag") }
+                identifier.set(tag, DataDictionary.entry(for: tag)?.vr ?? .LO, value, characterSet: .utf8)
+            }
+        }
+        if let study { identifier.set(.studyInstanceUID, .UI, study) }
+        if let series { identifier.set(.seriesInstanceUID, .UI, series) }
+        for tag in wanted where !identifier.contains(tag) {
+            identifier.set(Element(tag: tag, vr: DataDictionary.entry(for: tag)?.vr ?? .LO, bytes: []))
+        }
+        identifier.set(.specificCharacterSet, .CS, "ISO_IR 192")
+        let index = store.index
+        let matches = try await Blocking.run { [identifier] in try FindSCP.search(identifier, level: level, index: index) }
+        let page = matches.dropFirst(max(0, offset)).prefix(limit ?? Int.max).map { match -> DataSet in
+            var result = match
+            result.remove(.queryRetrieveLevel)
+            return result
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/dicom+json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: DICOMJSONEncoder().encode(Array(page)))))
+    }
+
+    /// `PatientName`, or the tag in hexadecimal (`00100010`).
+    static func tag(_ key: String) -> Tag? {
+        DataDictionary.tag(forKeyword: key) ?? Tag(hexString: key)
+    }
+}

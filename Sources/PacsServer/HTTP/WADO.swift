@@ -1,0 +1,219 @@
+import Codecs
+import DICOM
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// WADO-RS (PS3.18 10.4): instances, series and studies as multipart DICOM, their metadata as DICOM JSON,
+/// frames and bulk data. Every retrieval passes the access gate first.
+struct WADO {
+    let store: DataStore
+    let policies: PolicyStore
+
+    /// The instances a path names, after the gate allowed the user to have V1 of their studies.
+    func instances(study: String, series: String? = nil, instance: String? = nil, user: UsersPolicy.User) async throws -> [InstanceSummary] {
+        for uid in [study, series, instance].compactMap({ $0 }) where !Self.isUID(uid) {
+            throw HTTPError(.badRequest, message: "\(uid.prefix(80)) is not a UID")
+        }
+        var query = IndexQuery()
+        query.studyInstanceUIDs = [study]
+        if let series { query.seriesInstanceUIDs = [series] }
+        if let instance { query.sopInstanceUIDs = [instance] }
+        let index = store.index
+        let wanted = query
+        let (found, studies) = try await Blocking.run { (try index.instances(matching: wanted), try index.studies(matching: wanted)) }
+        guard !found.isEmpty, let summary = studies.first else { throw HTTPError(.notFound, message: "no such \(instance != nil ? "instance" : series != nil ? "series" : "study")") }
+        try AccessGate(policies: policies).check(user: user, status: summary.status, version: "V1")
+        return found
+    }
+
+    // MARK: Instances as application/dicom
+
+    func retrieve(_ request: Request, _ instances: [InstanceSummary]) async throws -> Response {
+        let syntax = try Self.negotiateSyntax(request.headers[.accept])
+        let boundary = Multipart.boundary()
+        let store = self.store
+        // Check the first one before answering 200, so a syntax we cannot make is a 406, not a broken stream.
+        if let first = instances.first { _ = try await Self.file(for: first, syntax: syntax, store: store) }
+        var headers = HTTPFields()
+        headers[.contentType] = "multipart/related; type=\"application/dicom\"; boundary=\(boundary)"
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            for instance in instances {
+                let (bytes, uid) = try await Self.file(for: instance, syntax: syntax, store: store)
+                try await writer.write(Multipart.partHeader(boundary: boundary, contentType: "application/dicom; transfer-syntax=\(uid)"))
+                try await writer.write(ByteBuffer(bytes: bytes))
+                try await writer.write(ByteBuffer(string: "\r\n"))
+            }
+            try await writer.write(Multipart.closing(boundary: boundary))
+            try await writer.finish(nil)
+        })
+    }
+
+    /// Which transfer syntax the Accept header asks for: nil for `*` (as stored); Explicit VR Little Endian
+    /// when it names none (PS3.18 8.7.3.5.2).
+    static func negotiateSyntax(_ accept: String?) throws -> String? {
+        guard let accept, !accept.isEmpty else { return TransferSyntax.explicitVRLittleEndian.uid }
+        for range in accept.split(separator: ",") {
+            let (type, parameters) = Multipart.parameters(String(range))
+            let inner = parameters["type"]?.lowercased() ?? type
+            guard type == "*/*" || type == "application/dicom" || (type == "multipart/related" && inner == "application/dicom") else { continue }
+            guard let syntax = parameters["transfer-syntax"] else { return TransferSyntax.explicitVRLittleEndian.uid }
+            return syntax == "*" ? nil : syntax
+        }
+        throw HTTPError(.notAcceptable, message: "this resource is multipart/related; type=\"application/dicom\"")
+    }
+
+    /// The instance as a Part 10 file in the syntax asked for: a stored V1 file in that syntax as it is,
+    /// else the original decompressed to a native syntax; 406 for a compressed syntax we do not hold.
+    static func file(for instance: InstanceSummary, syntax: String?, store: DataStore) async throws -> ([UInt8], String) {
+        let originals = instance.files.filter { $0.version == "V1" }
+        guard let original = originals.first(where: { $0.variant == IngestService.originalVariant }) else {
+            throw HTTPError(.notFound, message: "instance \(instance.sopInstanceUID) has no original")
+        }
+        let chosen = syntax.map { wanted in originals.first { $0.transferSyntaxUID == wanted } } ?? original
+        if let chosen {
+            return (try await Blocking.run { try store.read(chosen) }, chosen.transferSyntaxUID)
+        }
+        guard let uid = syntax, let target = TransferSyntax(uid: uid), !target.encapsulated, target.littleEndian else {
+            throw HTTPError(.notAcceptable, message: "transfer syntax \(syntax ?? "") is not held for \(instance.sopInstanceUID); "
+                            + "ask for transfer-syntax=* or \(TransferSyntax.explicitVRLittleEndian.uid)")
+        }
+        let bytes = try await Blocking.run { () throws -> [UInt8] in
+            let file = try DicomFile.read(try store.read(original))
+            let native = try PixelFrames.decompressed(file.dataSet, syntax: file.transferSyntax)
+            return try file.header(syntax: target) + native.encoded(syntax: target)
+        }
+        return (bytes, target.uid)
+    }
+
+    // MARK: Metadata, frames, bulk data
+
+    func metadata(_ request: Request, _ instances: [InstanceSummary]) async throws -> Response {
+        let store = self.store
+        let base = Self.baseURL(request)
+        let json = try await Blocking.run { () throws -> String in
+            var dataSets: [DataSet] = []
+            for instance in instances {
+                guard let original = instance.files.first(where: { $0.variant == IngestService.originalVariant }) else { continue }
+                dataSets.append(try DicomFile.read(try store.read(original)).dataSet)
+            }
+            return DICOMJSONEncoder(bulkDataURI: { path in
+                path.count == 1 && path[0] == .pixelData ? "" : nil
+            }).encode(dataSets).replacingBulkData(instances: instances, base: base)
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/dicom+json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json)))
+    }
+
+    func frames(_ request: Request, _ instance: InstanceSummary, list: String) async throws -> Response {
+        let numbers = list.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !numbers.isEmpty, numbers.count == list.split(separator: ",").count, numbers.allSatisfy({ $0 >= 1 }) else {
+            throw HTTPError(.badRequest, message: "frames are numbered from 1, separated by commas")
+        }
+        guard numbers.allSatisfy({ $0 <= instance.numberOfFrames }) else {
+            throw HTTPError(.notFound, message: "the instance has \(instance.numberOfFrames) frames")
+        }
+        let mediaType = Self.frameMediaType(request.headers[.accept])
+        let store = self.store
+        let parts: [[UInt8]] = try await Blocking.run {
+            switch mediaType {
+            case "image/jls":
+                guard let copy = instance.files.first(where: { $0.transferSyntaxUID == TransferSyntax.jpegLSLossless.uid }) else {
+                    throw HTTPError(.notAcceptable, message: "no JPEG-LS representation of this instance (yet)")
+                }
+                return try Self.codestreams(of: copy, frames: numbers, store: store)
+            case "image/j2c":
+                guard let j2k = instance.files.first(where: { $0.version == "V1" && $0.transferSyntaxUID.hasPrefix("1.2.840.10008.1.2.4.9") }) else {
+                    throw HTTPError(.notAcceptable, message: "no lossless JPEG 2000 representation of this instance")
+                }
+                return try Self.codestreams(of: j2k, frames: numbers, store: store)
+            default:
+                guard let original = instance.files.first(where: { $0.variant == IngestService.originalVariant }) else { return [] }
+                let file = try DicomFile.read(try store.read(original))
+                let image = try PixelFrames(file.dataSet, syntax: file.transferSyntax)
+                return numbers.map { image.frames[$0 - 1] }
+            }
+        }
+        let boundary = Multipart.boundary()
+        var body = ByteBuffer()
+        for part in parts {
+            body.writeImmutableBuffer(Multipart.partHeader(boundary: boundary, contentType: mediaType))
+            body.writeBytes(part)
+            body.writeString("\r\n")
+        }
+        body.writeImmutableBuffer(Multipart.closing(boundary: boundary))
+        var headers = HTTPFields()
+        headers[.contentType] = "multipart/related; type=\"\(mediaType)\"; boundary=\(boundary)"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+    }
+
+    /// The pixel data of an instance, native, as one octet-stream part.
+    func bulkData(_ instance: InstanceSummary) async throws -> Response {
+        let store = self.store
+        let pixels = try await Blocking.run { () throws -> [UInt8] in
+            guard let original = instance.files.first(where: { $0.variant == IngestService.originalVariant }) else { return [] }
+            let file = try DicomFile.read(try store.read(original))
+            return Array(try PixelFrames(file.dataSet, syntax: file.transferSyntax).frames.joined())
+        }
+        let boundary = Multipart.boundary()
+        var body = Multipart.partHeader(boundary: boundary, contentType: "application/octet-stream")
+        body.writeBytes(pixels)
+        body.writeString("\r\n")
+        body.writeImmutableBuffer(Multipart.closing(boundary: boundary))
+        var headers = HTTPFields()
+        headers[.contentType] = "multipart/related; type=\"application/octet-stream\"; boundary=\(boundary)"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+    }
+
+    /// Each frame's codestream, sliced at the offsets the index recorded.
+    static func codestreams(of file: StoredFile, frames: [Int], store: DataStore) throws -> [[UInt8]] {
+        let bytes = try store.read(file)
+        if let layouts = file.frames {
+            return try frames.map { number in
+                guard number <= layouts.count else { throw HTTPError(.notFound, message: "no frame \(number)") }
+                let layout = layouts[number - 1]
+                return Array(bytes[layout.offset..<layout.offset + layout.length])
+            }
+        }
+        let parsed = try DicomFile.read(bytes)
+        guard let fragments = parsed.dataSet[.pixelData]?.fragments else { throw HTTPError(.notFound, message: "no encapsulated pixel data") }
+        let all = try PixelFrames.split(fragments, frames: parsed.dataSet.int(.numberOfFrames) ?? 1, dataSet: parsed.dataSet)
+        return frames.map { all[$0 - 1] }
+    }
+
+    static func frameMediaType(_ accept: String?) -> String {
+        for range in (accept ?? "").split(separator: ",") {
+            let (type, parameters) = Multipart.parameters(String(range))
+            let inner = type == "multipart/related" ? (parameters["type"]?.lowercased() ?? "application/octet-stream") : type
+            if ["image/jls", "image/j2c", "image/jp2", "application/octet-stream"].contains(inner) { return inner == "image/jp2" ? "image/j2c" : inner }
+        }
+        return "application/octet-stream"
+    }
+
+    static func baseURL(_ request: Request) -> String {
+        "http://\(request.head.authority ?? request.headers[HTTPField.Name("Host")!] ?? "localhost")/dicom-web"
+    }
+
+    static func isUID(_ text: String) -> Bool {
+        !text.isEmpty && text.count <= 64 && text.allSatisfy { $0 == "." || $0.isASCII && $0.isNumber }
+    }
+}
+
+private extension String {
+    /// Fills the empty BulkDataURI placeholders, one per instance in order, with each instance's URL.
+    func replacingBulkData(instances: [InstanceSummary], base: String) -> String {
+        var out = ""
+        var rest = Substring(self)
+        var index = 0
+        let marker = "\"BulkDataURI\":\"\""
+        while let range = rest.range(of: marker) {
+            out += rest[..<range.lowerBound]
+            let instance = instances[min(index, instances.count - 1)]
+            out += "\"BulkDataURI\":\"\(base)/studies/\(instance.studyInstanceUID)/series/\(instance.seriesInstanceUID)/instances/\(instance.sopInstanceUID)/bulkdata/7FE00010\""
+            rest = rest[range.upperBound...]
+            index += 1
+        }
+        return out + rest
+    }
+}

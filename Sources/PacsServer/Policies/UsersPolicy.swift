@@ -1,0 +1,39 @@
+/// The users of the HTTP service and their roles (`Policies/users.yaml`); credentials only as salted hashes.
+public struct UsersPolicy: Sendable, Equatable {
+    public struct User: Sendable, Equatable {
+        public var name: String
+        public var role: Role
+        public var passwordHash: PasswordHash
+    }
+
+    public var users: [User]
+
+    public func user(named name: String) -> User? {
+        users.first { $0.name == name }
+    }
+}
+
+extension UsersPolicy {
+    static func read(_ yaml: YAMLReader) -> UsersPolicy {
+        var users: [User] = []
+        for item in yaml.list("users") ?? [] {
+            let entry = yaml.reader(for: item)
+            let name = entry.string("name", required: true) ?? ""
+            if users.contains(where: { $0.name == name }) { entry.problem("name", "\(name) is listed twice") }
+            let roleText = entry.string("role", required: true) ?? ""
+            let role = Role(rawValue: roleText)
+            if role == nil, !roleText.isEmpty {
+                entry.problem("role", "\"\(roleText)\" is not a role: use \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let hashText = entry.string("password", required: true) ?? ""
+            let hash = PasswordHash(encoded: hashText)
+            if hash == nil, !hashText.isEmpty {
+                entry.problem("password", "is not a pbkdf2-sha256 hash: set passwords with `pacs user add`, never in clear text")
+            }
+            entry.finish()
+            if let role, let hash, !name.isEmpty { users.append(User(name: name, role: role, passwordHash: hash)) }
+        }
+        yaml.finish()
+        return UsersPolicy(users: users)
+    }
+}
