@@ -2,6 +2,7 @@ import Codecs
 import DICOM
 import Foundation
 import Hummingbird
+import HTTPTypes
 import NIOCore
 
 /// WADO-RS (PS3.18 10.4): instances, series and studies as multipart DICOM, their metadata as DICOM JSON,
