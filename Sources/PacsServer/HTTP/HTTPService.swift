@@ -16,8 +16,9 @@ public enum HTTPService {
         router.get("health") { _, _ in json("{\"status\":\"ok\"}") }
         router.post("auth/token") { _, context in
             let user = try context.user
-            let token = tokens.issue(for: user.name)
-            return json("{\"access_token\":\"\(token)\",\"token_type\":\"Bearer\",\"expires_in\":\(Int(TokenStore.lifetime))}")
+            let lifetime = policies.current.users.tokenLifetime
+            let token = tokens.issue(for: user.name, lifetime: lifetime)
+            return json("{\"access_token\":\"\(token)\",\"token_type\":\"Bearer\",\"expires_in\":\(Int(lifetime))}")
         }
 
         let qido = QIDO(store: store)
@@ -65,6 +66,12 @@ public enum HTTPService {
                 throw HTTPError(.notFound, message: "only the pixel data (7FE00010) is bulk data here")
             }
             return try await wado.bulkData(try await instance(wado, context).first!)
+        }
+
+        let status = StatusAPI(store: store)
+        router.get("api/v1/studies/:study/status") { _, context in try await status.get(study: context.parameters.require("study")) }
+        router.put("api/v1/studies/:study/status") { request, context in
+            try await status.set(request, study: context.parameters.require("study"), context: context)
         }
 
         web.post("studies") { request, context in try await stow.store(request, user: try context.user, study: nil) }

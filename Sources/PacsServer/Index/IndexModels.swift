@@ -207,6 +207,13 @@ public protocol ImageIndex: Sendable {
     /// Every stored file of an instance.
     func files(sopInstanceUID: String) throws -> [StoredFile]
 
+    // The diagnosis workflow.
+    /// Changes a study's status and records who, when and why, in one transaction; the rule is checked
+    /// inside it, so two changes cannot race past it.
+    func changeStatus(studyInstanceUID: String, to status: DiagnosisStatus, by user: String, reason: String?,
+                      allowBackwards: Bool, now: Double) throws -> StatusChange
+    func statusHistory(studyInstanceUID: String) throws -> [StatusChange]
+
     // The derivation queue (persisted, so a restart resumes it).
     /// Takes the most urgent pending job for `owner`; nil when none is pending.
     func claimDerivation(owner: String, now: Double) throws -> DerivationJob?
@@ -233,6 +240,33 @@ public protocol ImageIndex: Sendable {
     func storedFiles(tier: String) throws -> [IndexedFile]
     /// The stored file recorded at a path of a tier.
     func storedFile(tier: String, path: String) throws -> IndexedFile?
+}
+
+/// One change of a study's diagnosis status.
+public struct StatusChange: Sendable, Equatable, Codable {
+    public var from: Int
+    public var to: Int
+    public var user: String
+    public var reason: String?
+    /// Seconds since 1970.
+    public var at: Double
+}
+
+/// Why a status change was refused.
+public enum StatusChangeError: Error, Equatable, CustomStringConvertible {
+    case noSuchStudy(String)
+    case unchanged(DiagnosisStatus)
+    case backwards(from: DiagnosisStatus, to: DiagnosisStatus)
+    case reasonRequired
+
+    public var description: String {
+        switch self {
+        case let .noSuchStudy(uid): return "no study \(uid)"
+        case let .unchanged(status): return "the study already is \(status.rawValue) (\(status.name))"
+        case let .backwards(from, to): return "going back from \(from.rawValue) (\(from.name)) to \(to.rawValue) (\(to.name)) is for admins only, with a reason"
+        case .reasonRequired: return "going back in the workflow needs a reason"
+        }
+    }
 }
 
 /// A claimed derivation job.

@@ -86,6 +86,18 @@ enum IndexSchema {
                 t.uniqueKey(["tier", "path"])
             }
 
+            // Every change of a study's diagnosis status: who, when, from what, to what, and why.
+            try db.create(table: "status_change") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("study_ref", .integer).notNull().references("study")
+                t.column("from_status", .integer).notNull()
+                t.column("to_status", .integer).notNull()
+                t.column("user", .text).notNull()
+                t.column("reason", .text)
+                t.column("at", .double).notNull()
+            }
+            try db.create(index: "status_change_study", on: "status_change", columns: ["study_ref"])
+
             // One job per instance: derive its versions. `missing` (JSON) says which could not be made and why.
             try db.create(table: "derivation_job") { t in
                 t.primaryKey("instance_ref", .integer).references("instance")

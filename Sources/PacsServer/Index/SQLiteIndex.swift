@@ -57,6 +57,38 @@ public final class SQLiteIndex: ImageIndex {
         }
     }
 
+    // MARK: Diagnosis workflow
+
+    public func changeStatus(studyInstanceUID: String, to status: DiagnosisStatus, by user: String, reason: String?,
+                             allowBackwards: Bool, now: Double) throws -> StatusChange {
+        try pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, status FROM study WHERE uid = ?", arguments: [studyInstanceUID]) else {
+                throw StatusChangeError.noSuchStudy(studyInstanceUID)
+            }
+            let current = DiagnosisStatus(rawValue: row["status"]) ?? .unread
+            guard status != current else { throw StatusChangeError.unchanged(current) }
+            if status < current {
+                guard allowBackwards else { throw StatusChangeError.backwards(from: current, to: status) }
+                guard let reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw StatusChangeError.reasonRequired }
+            }
+            let study: Int64 = row["id"]
+            try db.execute(sql: "UPDATE study SET status = ? WHERE id = ?", arguments: [status.rawValue, study])
+            try db.execute(sql: "INSERT INTO status_change (study_ref, from_status, to_status, user, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [study, current.rawValue, status.rawValue, user, reason, now])
+            return StatusChange(from: current.rawValue, to: status.rawValue, user: user, reason: reason, at: now)
+        }
+    }
+
+    public func statusHistory(studyInstanceUID: String) throws -> [StatusChange] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT c.* FROM status_change c JOIN study s ON c.study_ref = s.id WHERE s.uid = ? ORDER BY c.id
+                """, arguments: [studyInstanceUID]).map {
+                StatusChange(from: $0["from_status"], to: $0["to_status"], user: $0["user"], reason: $0["reason"], at: $0["at"])
+            }
+        }
+    }
+
     // MARK: Derivation queue
 
     public func claimDerivation(owner: String, now: Double) throws -> DerivationJob? {

@@ -1,3 +1,5 @@
+import Tiering
+
 /// The users of the HTTP service and their roles (`Policies/users.yaml`); credentials only as salted hashes.
 public struct UsersPolicy: Sendable, Equatable {
     public struct User: Sendable, Equatable {
@@ -7,6 +9,8 @@ public struct UsersPolicy: Sendable, Equatable {
     }
 
     public var users: [User]
+    /// How long a bearer token from POST /auth/token stays valid, in seconds.
+    public var tokenLifetime: Double
 
     public func user(named name: String) -> User? {
         users.first { $0.name == name }
@@ -33,7 +37,15 @@ extension UsersPolicy {
             entry.finish()
             if let role, let hash, !name.isEmpty { users.append(User(name: name, role: role, passwordHash: hash)) }
         }
+        var lifetime = 900.0
+        if let text = yaml.string("token_lifetime") {
+            if let seconds = Quantity.seconds(text), seconds >= 1, seconds <= 86_400 {
+                lifetime = seconds
+            } else {
+                yaml.problem("token_lifetime", "\"\(text)\" is not a duration from 1s to 24h: write e.g. 15m")
+            }
+        }
         yaml.finish()
-        return UsersPolicy(users: users)
+        return UsersPolicy(users: users, tokenLifetime: lifetime)
     }
 }

@@ -4,18 +4,17 @@ import Synchronization
 
 /// Short-lived bearer tokens issued by `POST /auth/token`, held in memory (a restart logs everyone out).
 public final class TokenStore: Sendable {
-    public static let lifetime: TimeInterval = 15 * 60
     private let tokens = Mutex<[String: (user: String, expires: Date)]>([:])
 
     public init() {}
 
-    public func issue(for user: String, now: Date = Date()) -> String {
+    public func issue(for user: String, lifetime: TimeInterval, now: Date = Date()) -> String {
         var bytes = [UInt8](repeating: 0, count: 32)
         precondition(RAND_bytes(&bytes, Int32(bytes.count)) == 1, "the system's random generator failed")
         let token = bytes.map { String(format: "%02x", $0) }.joined()
         tokens.withLock { tokens in
             tokens = tokens.filter { $0.value.expires > now }
-            tokens[token] = (user, now.addingTimeInterval(Self.lifetime))
+            tokens[token] = (user, now.addingTimeInterval(lifetime))
         }
         return token
     }
