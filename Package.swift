@@ -38,7 +38,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Pixel codecs and fidelity metrics.
-        .target(name: "Codecs", dependencies: ["DICOM", "CCharLS", "COpenJPEG", "CJPEG", "CJPEGShim"]),
+        .target(name: "Codecs", dependencies: ["DICOM", "CCharLS", "COpenJPEG", "CJPEG", "CJPEGShim", "CZlib"]),
         // Storage tiers: durable file placement, hashing, later migration, recall and prefetch.
         .target(name: "Tiering", dependencies: ["CCrypto"]),
         // Ingest, index, policies and the services of `pacs`.

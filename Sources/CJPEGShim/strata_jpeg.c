@@ -5,6 +5,7 @@
 
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jpeglib.h>
@@ -144,5 +145,53 @@ strata_jpeg_status strata_jpeg_decode(const uint8_t *data, size_t size, int widt
     }
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
+    return STRATA_JPEG_OK;
+}
+
+typedef struct {
+    struct jpeg_error_mgr manager;
+    jmp_buf jump;
+    char *message;
+} strata_encode_error;
+
+static void strata_encode_error_exit(j_common_ptr cinfo) {
+    strata_encode_error *error = (strata_encode_error *)cinfo->err;
+    char text[JMSG_LENGTH_MAX];
+    (*cinfo->err->format_message)(cinfo, text);
+    snprintf(error->message, 200, "%s", text);
+    longjmp(error->jump, 1);
+}
+
+strata_jpeg_status strata_jpeg_encode(const uint8_t *pixels, int width, int height, int components, int quality,
+                                      uint8_t **output, unsigned long *size, char message[200]) {
+    struct jpeg_compress_struct cinfo;
+    strata_encode_error error;
+    *output = NULL;
+    *size = 0;
+    message[0] = 0;
+    cinfo.err = jpeg_std_error(&error.manager);
+    error.manager.error_exit = strata_encode_error_exit;
+    error.message = message;
+    if (setjmp(error.jump)) {
+        jpeg_destroy_compress(&cinfo);
+        free(*output);
+        *output = NULL;
+        return STRATA_JPEG_CORRUPT;
+    }
+    jpeg_create_compress(&cinfo);
+    jpeg_mem_dest(&cinfo, output, size);
+    cinfo.image_width = (JDIMENSION)width;
+    cinfo.image_height = (JDIMENSION)height;
+    cinfo.input_components = components;
+    cinfo.in_color_space = components == 3 ? JCS_RGB : JCS_GRAYSCALE;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality, TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    while (cinfo.next_scanline < cinfo.image_height) {
+        JSAMPROW row = (JSAMPROW)(pixels + (size_t)cinfo.next_scanline * width * components);
+        jpeg_write_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
     return STRATA_JPEG_OK;
 }

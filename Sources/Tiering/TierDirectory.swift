@@ -43,6 +43,17 @@ public struct TierDirectory: Sendable {
         try DurableFile.rename(staged.stagingURL, to: destination)
     }
 
+    /// Whether a live writer holds a staged file for `relativePath` (it is about to be renamed into place).
+    public func isBeingPublished(_ relativePath: String) -> Bool {
+        let prefix = StagedFile.stagingName(for: relativePath, token: "")
+        let writers = (try? FileManager.default.contentsOfDirectory(atPath: incomingRoot.path)) ?? []
+        return writers.contains { writer in
+            StagingSession.isAlive(writer, in: self)
+                && ((try? FileManager.default.contentsOfDirectory(atPath: incomingRoot.appendingPathComponent(writer).path)) ?? [])
+                    .contains { $0.hasPrefix(prefix) }
+        }
+    }
+
     public func discard(_ staged: StagedFile) {
         try? DurableFile.remove(staged.stagingURL)
     }

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+from pydicom.dataset import Dataset
 import pytest
 import yaml
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -111,6 +112,12 @@ def read_source(path: Path) -> SourceInstance:
         accession_number=str(ds.get("AccessionNumber", "")),
         study_description=str(ds.get("StudyDescription", "")),
     )
+
+
+def wildcard_match(pattern: str, value: str) -> bool:
+    """DICOM wildcard matching: * any run, ? one character, case-insensitive."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.IGNORECASE | re.DOTALL) is not None
 
 
 @functools.cache
@@ -204,6 +211,24 @@ class Pacs:
     def verify(self, *flags: str) -> subprocess.CompletedProcess:
         return self.run("verify", *flags)
 
+    def user_add(self, name: str, role: str, password: str) -> None:
+        """`pacs user add NAME --role ROLE` with the password on standard input; must succeed."""
+        result = subprocess.run(self.argv("user", "add", name, "--role", role), cwd=self.cwd, input=password + "\n",
+                                capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
+        assert result.returncode == 0, f"pacs user add {name} --role {role}: exit {result.returncode}\n" \
+                                       f"{result.stdout}{result.stderr}"
+
+    def wait_until_derived(self, *uids: str, timeout: float = TIMEOUT_SECONDS) -> None:
+        """Waits until `pacs versions` says each instance's derivation is done (a server derives in the
+        background); fails naming the instances still pending after `timeout`."""
+        deadline = time.monotonic() + timeout
+        pending = list(uids)
+        while pending:
+            pending = [uid for uid in pending if self.versions(uid).get("derivation") != "done"]
+            if pending:
+                assert time.monotonic() < deadline, f"derivation not done after {timeout:.0f} s for {pending}"
+                time.sleep(0.25)
+
     def versions(self, sop_instance_uid: str) -> dict:
         """`pacs versions UID --json`: {"sopInstanceUID", "versions": [file entries], "missing": {name: reason}}."""
         result = self.run("versions", sop_instance_uid, "--json")
@@ -290,6 +315,84 @@ class PacsServer:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+# --------------------------------------------------------------------------
+# HTTP (DICOMweb, the API): multipart bodies, datasets compared element by element
+# --------------------------------------------------------------------------
+
+HTTP_READY_LINE = "HTTP listening on"
+
+
+@dataclass
+class Part:
+    """One part of a multipart body: its headers (names lower-cased) and its bytes."""
+
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+def media_type_parameters(value: str) -> tuple[str, dict[str, str]]:
+    """`multipart/related; type="application/dicom"; boundary=x` -> ("multipart/related", {"type": ..., ...})."""
+    kind, *rest = [piece.strip() for piece in value.split(";")]
+    parameters = {}
+    for piece in rest:
+        name, _, val = piece.partition("=")
+        parameters[name.strip().lower()] = val.strip().strip('"')
+    return kind.lower(), parameters
+
+
+def multipart_parts(content_type: str, body: bytes) -> list[Part]:
+    """The parts of a multipart body (RFC 2046), given the Content-Type that names its boundary; fails on a
+    body that does not start with the boundary or never closes it."""
+    kind, parameters = media_type_parameters(content_type)
+    assert kind.startswith("multipart/"), f"not a multipart body: Content-Type {content_type!r}"
+    boundary = parameters.get("boundary")
+    assert boundary, f"no boundary in Content-Type {content_type!r}"
+    delimiter = b"\r\n--" + boundary.encode()
+    chunks = (b"\r\n" + body).split(delimiter)
+    assert chunks[0] == b"", f"the body does not start with the boundary: {body[:80]!r}"
+    parts = []
+    for chunk in chunks[1:]:
+        if chunk.startswith(b"--"):
+            return parts
+        assert chunk.startswith(b"\r\n"), f"a delimiter is not followed by CRLF: {chunk[:40]!r}"
+        if chunk.startswith(b"\r\n\r\n"):  # a part without headers
+            head, content = b"", chunk[4:]
+        else:
+            head, blank, content = chunk[2:].partition(b"\r\n\r\n")
+            assert blank, f"a part has no blank line after its headers: {chunk[:80]!r}"
+        headers = {}
+        for line in head.decode("latin-1").split("\r\n"):
+            if line:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+        parts.append(Part(headers, content))
+    raise AssertionError(f"the multipart body never closes its boundary ({len(parts)} parts read)")
+
+
+def multipart_body(parts: list[tuple[str, bytes]], boundary: str) -> bytes:
+    """A multipart body of (Content-Type, bytes) parts, closed."""
+    out = b""
+    for content_type, data in parts:
+        out += f"--{boundary}\r\nContent-Type: {content_type}\r\n\r\n".encode() + data + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode()
+
+
+def element_diff(a: Dataset, b: Dataset, skip_pixels: bool = False) -> list[str]:
+    """The top-level elements that differ (group lengths ignored; the pixel data group too if asked)."""
+    def elements(ds: Dataset) -> dict:
+        return {e.tag: e for e in ds if e.tag.element != 0x0000 and not (skip_pixels and e.tag.group == 0x7FE0)}
+    ea, eb = elements(a), elements(b)
+    diff = [f"{e.tag} {e.keyword}: only in the first" for t, e in ea.items() if t not in eb]
+    diff += [f"{e.tag} {e.keyword}: only in the second" for t, e in eb.items() if t not in ea]
+    diff += [f"{e.tag} {e.keyword}: {str(e.value)[:60]!r} != {str(eb[t].value)[:60]!r}"
+             for t, e in ea.items() if t in eb and e != eb[t]]
+    return diff
 
 
 def by_key(rows: list[dict], key: str) -> dict[str, dict]:

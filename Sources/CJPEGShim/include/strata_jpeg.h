@@ -43,4 +43,10 @@ strata_jpeg_status strata_jpeg_decode(const uint8_t *data, size_t size, int widt
                                       strata_jpeg_colour colour, uint8_t *output, size_t capacity,
                                       strata_jpeg_info *info);
 
+/// Encodes 8-bit pixels (`components` 1 or 3, interleaved, rows top to bottom) as a baseline JPEG at
+/// `quality` (1-100) into a buffer that libjpeg allocates: free it with `free`. Returns STRATA_JPEG_OK, or
+/// STRATA_JPEG_CORRUPT with `message` filled when libjpeg fails.
+strata_jpeg_status strata_jpeg_encode(const uint8_t *pixels, int width, int height, int components, int quality,
+                                      uint8_t **output, unsigned long *size, char message[200]);
+
 #endif

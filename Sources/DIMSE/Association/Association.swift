@@ -24,6 +24,8 @@ public final class Association: @unchecked Sendable {
     private let lock = NSLock()
     private var waiting: [UInt16: CheckedContinuation<DIMSEMessage, Error>] = [:]
     private var cancelled: Set<UInt16> = []
+    /// Requests received and not yet answered: only these can be cancelled.
+    private var open: Set<UInt16> = []
     private var lastMessageID: UInt16 = 0
     private var release: CheckedContinuation<Void, Error>?
 
@@ -107,8 +109,23 @@ public final class Association: @unchecked Sendable {
         lock.withLock { waiting.removeValue(forKey: response.respondedMessageID) }?.resume(returning: response)
     }
 
+    /// A C-CANCEL for a request that is not open (already answered) is ignored, so it cannot cancel a later
+    /// request that reuses the Message ID.
     func cancel(_ messageID: UInt16) {
-        _ = lock.withLock { cancelled.insert(messageID) }
+        lock.withLock {
+            if open.contains(messageID) { cancelled.insert(messageID) }
+        }
+    }
+
+    func opened(_ messageID: UInt16) {
+        _ = lock.withLock { open.insert(messageID) }
+    }
+
+    func answered(_ messageID: UInt16) {
+        lock.withLock {
+            open.remove(messageID)
+            cancelled.remove(messageID)
+        }
     }
 
     func releaseConfirmed() {

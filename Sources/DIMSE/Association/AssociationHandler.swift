@@ -130,6 +130,7 @@ final class AssociationHandler: ChannelInboundHandler, @unchecked Sendable {
         case let field? where field.isResponse:
             association.deliver(response: message)
         default:
+            association.opened(message.messageID)
             requests?.yield(message)
         }
     }
@@ -139,6 +140,7 @@ final class AssociationHandler: ChannelInboundHandler, @unchecked Sendable {
         Task {
             for await request in requests {
                 await service.handle(request, on: association)
+                association.answered(request.messageID)
             }
             if association.channel.isActive {
                 try? await association.channel.writeAndFlush(PDU.releaseResponse)

@@ -36,6 +36,8 @@ public final class DerivationService: Sendable {
         guard let job = try index.claimDerivation(owner: staging.name, now: Date().timeIntervalSince1970) else { return false }
         do {
             try derive(job, staging: staging)
+        } catch is NotYetPublished {
+            try index.deferDerivation(job, countingAttempt: false, now: Date().timeIntervalSince1970)
         } catch {
             let now = Date().timeIntervalSince1970
             if job.attempts >= Self.maximumAttempts {
@@ -45,7 +47,7 @@ public final class DerivationService: Sendable {
                 try index.completeDerivation(job, files: [], missing: Dictionary(uniqueKeysWithValues: names.map { ($0, reason) }), now: now)
             } else {
                 logger.warning("deriving versions failed; will retry", metadata: ["sop": "\(job.sopInstanceUID)", "error": "\(error)"])
-                try index.deferDerivation(job, now: now)
+                try index.deferDerivation(job, countingAttempt: true, now: now)
             }
         }
         return true
@@ -80,6 +82,23 @@ public final class DerivationService: Sendable {
         }
         for file in staged { try store.fast.publish(file) }
     }
+
+    /// The original's bytes. Its index row is committed just before the file is renamed into place, so a
+    /// job can be claimed a moment before the file is there: wait briefly, then let other jobs go first.
+    private func readWhenPublished(_ original: StoredFile, job: DerivationJob) throws -> [UInt8] {
+        for _ in 0..<100 {
+            do {
+                return try store.read(original)
+            } catch StoreError.missing {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
+        throw NotYetPublished()
+    }
+
+    /// The original of a claimed job is not in place yet (its writer is still publishing, or died and
+    /// awaits recovery): the job goes back to the queue without counting as a failed attempt.
+    struct NotYetPublished: Error {}
 
     /// Runs `workers` threads until the queue is empty; `progress` is called after each job.
     public func drain(workers: Int = ProcessInfo.processInfo.activeProcessorCount, progress: @Sendable () -> Void = {}) throws {

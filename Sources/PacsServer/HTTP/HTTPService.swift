@@ -68,6 +68,24 @@ public enum HTTPService {
             return try await wado.bulkData(try await instance(wado, context).first!)
         }
 
+        let rendered = Rendered(store: store, policies: policies)
+        for (suffix, thumbnail) in [("rendered", false), ("thumbnail", true)] {
+            web.get("studies/:study/\(suffix)") { request, context in
+                let found = try await wado.instances(study: context.parameters.require("study"), user: try context.user, checkV1: false)
+                return try await rendered.render(request, found, user: try context.user, thumbnail: thumbnail)
+            }
+            web.get("studies/:study/series/:series/\(suffix)") { request, context in
+                let found = try await wado.instances(study: context.parameters.require("study"), series: context.parameters.require("series"),
+                                                     user: try context.user, checkV1: false)
+                return try await rendered.render(request, found, user: try context.user, thumbnail: thumbnail)
+            }
+            web.get("studies/:study/series/:series/instances/:instance/\(suffix)") { request, context in
+                let found = try await wado.instances(study: context.parameters.require("study"), series: context.parameters.require("series"),
+                                                     instance: context.parameters.require("instance"), user: try context.user, checkV1: false)
+                return try await rendered.render(request, found, user: try context.user, thumbnail: thumbnail)
+            }
+        }
+
         let status = StatusAPI(store: store)
         router.get("api/v1/studies/:study/status") { _, context in try await status.get(study: context.parameters.require("study")) }
         router.put("api/v1/studies/:study/status") { request, context in

@@ -219,8 +219,8 @@ public protocol ImageIndex: Sendable {
     func claimDerivation(owner: String, now: Double) throws -> DerivationJob?
     /// Records the versions made (files already staged) and closes the job, in one transaction.
     func completeDerivation(_ job: DerivationJob, files: [StoredFile], missing: [String: String], now: Double) throws
-    /// Puts a job that failed for a passing reason back in the queue.
-    func deferDerivation(_ job: DerivationJob, now: Double) throws
+    /// Puts a job back in the queue, behind the others; `countingAttempt` false when it did not really fail.
+    func deferDerivation(_ job: DerivationJob, countingAttempt: Bool, now: Double) throws
     /// Puts jobs whose owner is no longer alive back in the queue; returns how many.
     func releaseAbandonedDerivations(isAlive: (String) -> Bool) throws -> Int
     /// Moves an instance's job to the front of the queue (a client is waiting for it).

@@ -95,7 +95,7 @@ public final class SQLiteIndex: ImageIndex {
         try pool.write { db in
             guard let row = try Row.fetchOne(db, sql: """
                 SELECT j.instance_ref, j.attempts, i.uid FROM derivation_job j JOIN instance i ON j.instance_ref = i.id
-                WHERE j.state = 'pending' ORDER BY j.priority DESC, j.instance_ref LIMIT 1
+                WHERE j.state = 'pending' ORDER BY j.priority DESC, j.updated_at, j.instance_ref LIMIT 1
                 """) else { return nil }
             try db.execute(sql: "UPDATE derivation_job SET state = 'running', owner = ?, attempts = attempts + 1, updated_at = ? WHERE instance_ref = ?",
                            arguments: [owner, now, row["instance_ref"] as Int64])
@@ -117,12 +117,12 @@ public final class SQLiteIndex: ImageIndex {
         }
     }
 
-    public func deferDerivation(_ job: DerivationJob, now: Double) throws {
+    public func deferDerivation(_ job: DerivationJob, countingAttempt: Bool, now: Double) throws {
         try pool.write { db in
             try db.execute(sql: """
-                UPDATE derivation_job SET state = 'pending', owner = NULL, updated_at = ?
+                UPDATE derivation_job SET state = 'pending', owner = NULL, updated_at = ?, attempts = attempts - ?
                 WHERE instance_ref = (SELECT id FROM instance WHERE uid = ?)
-                """, arguments: [now, job.sopInstanceUID])
+                """, arguments: [now, countingAttempt ? 0 : 1, job.sopInstanceUID])
         }
     }
 

@@ -59,11 +59,14 @@ public struct Verifier: Sendable {
                                             detail: "\(action); `pacs verify --repair` quarantines it"))
                 }
             }
+            // The disk is listed before the index is read: a file is renamed into place only after its row
+            // is committed, so a live writer cannot make a listed file look unclaimed.
+            let onDisk = tier.storedFiles()
             let recorded = try index.storedFiles(tier: tier.name)
             checked += recorded.count
             findings += check(recorded, on: tier)
             let claimed = Set(recorded.map(\.file.path))
-            for path in tier.storedFiles() where !claimed.contains(path) {
+            for path in onDisk where !claimed.contains(path) {
                 if repair {
                     try tier.quarantine(path)
                     repaired.append("\(tier.name): quarantined orphan \(path)")
@@ -94,6 +97,8 @@ public struct Verifier: Sendable {
                 } else {
                     finding = nil
                 }
+            } catch StoreError.missing(_) where tier.isBeingPublished(entry.file.path) {
+                finding = nil  // committed a moment ago; its writer is renaming it into place
             } catch {
                 finding = Finding(kind: .missing, tier: tier.name, path: entry.file.path,
                                   detail: "instance \(entry.sopInstanceUID): \(error)")

@@ -1,0 +1,100 @@
+import Codecs
+import DICOM
+import Foundation
+import Hummingbird
+import HTTPTypes
+import NIOCore
+
+/// `/rendered` and `/thumbnail` (PS3.18 10.4.1.1.3, 10.7): JPEG or PNG with the Modality LUT, the VOI window
+/// and MONOCHROME1 inversion, made from the smallest stored version and resolution level that covers the
+/// requested viewport (a thumbnail decodes a 64-128 pixel level of a lossy version, never the original).
+struct Rendered {
+    let store: DataStore
+    let policies: PolicyStore
+
+    func render(_ request: Request, _ instances: [InstanceSummary], user: UsersPolicy.User, thumbnail: Bool) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        let viewport = parameters["viewport"].flatMap { text -> Int? in
+            text.split(separator: ",").compactMap { Int($0) }.max()
+        } ?? (thumbnail ? 128 : nil)
+        let window = try parameters["window"].map { text -> Renderer.Window in
+            let parts = text.split(separator: ",").prefix(2).joined(separator: ",")
+            guard let window = Renderer.Window(text: String(parts)) else {
+                throw HTTPError(.badRequest, message: "window is center,width (with width > 0)")
+            }
+            return window
+        }
+        let quality = parameters["quality"].flatMap { Int($0) } ?? 90
+        let png = Self.wantsPNG(request.headers[.accept])
+        // A series or study renders as its middle image.
+        let instance = instances[instances.count / 2]
+        let status = try await studyStatus(instance.studyInstanceUID)
+        let source = try choose(instance, viewport: viewport, user: user, status: status)
+        let store = self.store
+        let image = try await Blocking.run { () throws -> RenderedImage in
+            let bytes = try store.read(source.file)
+            let file = try DicomFile.read(bytes)
+            let renderer = Renderer(file.dataSet, window: window)
+            if let layout = source.file.frames?.first, let ends = layout.levelEnds, let level = source.level {
+                let codestream = Array(bytes[layout.offset..<layout.offset + layout.length])
+                let prefix = Array(codestream[..<ends[level]]) + (ends[level] < codestream.count ? [0xFF, 0xD9] : [])
+                let decoded = try JPEG2000.decode(prefix, reduce: ends.count - 1 - level)
+                return renderer.render(decoded.values, width: decoded.width, height: decoded.height, components: decoded.components)
+            }
+            let frames = try PixelFrames(file.dataSet, syntax: file.transferSyntax)
+            let description = frames.description
+            return renderer.render(NativeSamples.read(frames.frames[0], description), width: description.columns,
+                                   height: description.rows, components: description.samplesPerPixel)
+        }
+        let fitted = viewport.map { image.fitted(into: $0) } ?? image
+        var headers = HTTPFields()
+        headers[.contentType] = png ? "image/png" : "image/jpeg"
+        headers[HTTPField.Name("X-Strata-Source")!] = "\(source.file.version)\(source.level.map { " level \($0)" } ?? "")"
+        let body = png ? fitted.png() : try fitted.jpeg(quality: quality)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// The allowed stored file (and J2K level) with the fewest pixels that still cover the viewport;
+    /// without a viewport, the best quality the user may have.
+    private func choose(_ instance: InstanceSummary, viewport: Int?, user: UsersPolicy.User, status: Int) throws -> (file: StoredFile, level: Int?) {
+        let access = policies.current.access
+        let diagnosis = DiagnosisStatus(rawValue: status) ?? .unread
+        let allowed = instance.files.filter { access.decide(role: user.role, status: diagnosis, version: $0.version).allowed }
+        guard !allowed.isEmpty else {
+            let rule = access.decide(role: user.role, status: diagnosis, version: "V1").rule
+            throw HTTPError(.forbidden, message: "no version of a study that is \(diagnosis.name) is released to \(user.role.rawValue) users (\(rule))")
+        }
+        if let viewport {
+            var best: (file: StoredFile, level: Int, pixels: Int)?
+            for file in allowed {
+                guard let sizes = file.frames?.first?.levelSizes else { continue }
+                for (level, size) in sizes.enumerated() where size.count == 2 && (size[0] >= viewport || size[1] >= viewport || level == sizes.count - 1) {
+                    let pixels = size[0] * size[1]
+                    if best == nil || pixels < best!.pixels || (pixels == best!.pixels && (file.quality ?? 100) < (best!.file.quality ?? 100)) {
+                        best = (file, level, pixels)
+                    }
+                    break
+                }
+            }
+            if let best { return (best.file, best.level) }
+        }
+        let byQuality = allowed.sorted { ($0.quality ?? 100, $0.variant == IngestService.originalVariant ? 1 : 0) > ($1.quality ?? 100, $1.variant == IngestService.originalVariant ? 1 : 0) }
+        return (byQuality[0], nil)
+    }
+
+    private func studyStatus(_ study: String) async throws -> Int {
+        let index = store.index
+        return try await Blocking.run {
+            var query = IndexQuery()
+            query.studyInstanceUIDs = [study]
+            return try index.studies(matching: query).first?.status ?? 1
+        }
+    }
+
+    static func wantsPNG(_ accept: String?) -> Bool {
+        guard let accept else { return false }
+        let png = accept.range(of: "image/png"), jpeg = accept.range(of: "image/jpeg")
+        if let png, let jpeg { return png.lowerBound < jpeg.lowerBound }
+        return png != nil
+    }
+}
