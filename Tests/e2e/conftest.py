@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -582,3 +583,20 @@ def pacs(pacs_bin: Path, data_dir: Path, tmp_path: Path) -> Pacs:
 def valid_instances() -> tuple[SourceInstance, ...]:
     """What pydicom reads from each file in Fixtures/valid."""
     return valid_sources()
+
+
+@dataclass(frozen=True)
+class GeneratedSeries:
+    """A CT series written by Fixtures/make_fixtures.py, with each file's SOP Instance UID."""
+    folder: Path
+    uids: dict[Path, str]  # source file -> SOP Instance UID
+
+
+def generate_ct_series(folder: Path, length: int, size: int) -> GeneratedSeries:
+    """Writes a `length`-slice CT series of `size` x `size` images into `folder`."""
+    subprocess.run([sys.executable, str(FIXTURES_DIR / "make_fixtures.py"),
+                    "--ct-series", str(length), "--out", str(folder), "--size", str(size)],
+                   check=True, capture_output=True, timeout=300)
+    files = fixture_files(folder)
+    assert len(files) == length
+    return GeneratedSeries(folder, {p.resolve(): read_source(p).sop_instance_uid for p in files})

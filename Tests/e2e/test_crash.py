@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -22,19 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (FIXTURES_DIR, Pacs, assert_stored_original_is, by_key, fixture_files,
-                      parse_import_line, read_source)
+from conftest import (GeneratedSeries, generate_ct_series, Pacs, assert_stored_original_is, by_key,
+                      parse_import_line)
 
 SERIES_LENGTH = 300
 IMAGE_SIZE = 128
 ROUNDS = 8
 SHORTEST_DELAY = 0.05
-
-
-@dataclass(frozen=True)
-class GeneratedSeries:
-    folder: Path
-    uids: dict[Path, str]  # source file -> SOP Instance UID
 
 
 @dataclass(frozen=True)
@@ -54,13 +47,7 @@ class Round:
 @pytest.fixture(scope="module")
 def series(tmp_path_factory) -> GeneratedSeries:
     """A CT series of SERIES_LENGTH small slices, written by Fixtures/make_fixtures.py."""
-    folder = tmp_path_factory.mktemp("ct_series")
-    subprocess.run([sys.executable, str(FIXTURES_DIR / "make_fixtures.py"),
-                    "--ct-series", str(SERIES_LENGTH), "--out", str(folder), "--size", str(IMAGE_SIZE)],
-                   check=True, capture_output=True, timeout=300)
-    files = fixture_files(folder)
-    assert len(files) == SERIES_LENGTH
-    return GeneratedSeries(folder, {p.resolve(): read_source(p).sop_instance_uid for p in files})
+    return generate_ct_series(tmp_path_factory.mktemp("ct_series"), SERIES_LENGTH, IMAGE_SIZE)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -24,9 +23,8 @@ import numpy as np
 import pydicom
 import pytest
 
-from conftest import (FIXTURES_DIR, JPEG_2000_LOSSY, JPEG_LS_LOSSLESS, LOSSY_VERSIONS, SUMMARY_LINE, Pacs,
-                      assert_listed_file_intact, by_key, fixture_files, original_file, read_source,
-                      version_entry)
+from conftest import (GeneratedSeries, generate_ct_series, JPEG_2000_LOSSY, JPEG_LS_LOSSLESS, LOSSY_VERSIONS,
+                      SUMMARY_LINE, Pacs, assert_listed_file_intact, by_key, original_file, version_entry)
 
 SERIES_LENGTH = 150
 IMAGE_SIZE = 256
@@ -35,12 +33,6 @@ SHORTEST_DELAY = 0.05
 STARTUP_ALLOWANCE = 0.2    # seconds a derive needs before its first instance, added to the aim
 SAMPLE = 12                # instances whose versions are also read back with `pacs versions` and pydicom
 EXPECTED_FILES = {("V1", "original"), ("V1", "jpegls"), ("V2", "j2k"), ("V3", "j2k")}
-
-
-@dataclass(frozen=True)
-class GeneratedSeries:
-    folder: Path
-    uids: dict[Path, str]  # source file -> SOP Instance UID
 
 
 @dataclass(frozen=True)
@@ -60,13 +52,7 @@ class Round:
 @pytest.fixture(scope="module")
 def series(tmp_path_factory) -> GeneratedSeries:
     """A CT series of SERIES_LENGTH slices, written by Fixtures/make_fixtures.py."""
-    folder = tmp_path_factory.mktemp("ct_series")
-    subprocess.run([sys.executable, str(FIXTURES_DIR / "make_fixtures.py"),
-                    "--ct-series", str(SERIES_LENGTH), "--out", str(folder), "--size", str(IMAGE_SIZE)],
-                   check=True, capture_output=True, timeout=300)
-    files = fixture_files(folder)
-    assert len(files) == SERIES_LENGTH
-    return GeneratedSeries(folder, {p.resolve(): read_source(p).sop_instance_uid for p in files})
+    return generate_ct_series(tmp_path_factory.mktemp("ct_series"), SERIES_LENGTH, IMAGE_SIZE)
 
 
 def import_without_deriving(pacs: Pacs, series: GeneratedSeries) -> None:
