@@ -50,7 +50,7 @@ from pydicom.multival import MultiValue
 from pydicom.uid import (JPEG2000, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian,
                          generate_uid)
 
-from conftest import (FIXTURES_DIR, MALFORMED_DIR, VALID_DIR, Pacs, PacsServer, SourceInstance,
+from conftest import (element_diff, FIXTURES_DIR, MALFORMED_DIR, VALID_DIR, Pacs, PacsServer, SourceInstance,
                       assert_listed_file_intact, by_key, copy_policies, free_port, original_file,
                       read_source, stored_file, valid_sources, version_entry)
 
@@ -135,18 +135,6 @@ def dataset_bytes(path: Path) -> bytes:
 
 def syntax_of(path: Path) -> str:
     return str(pydicom.dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID)
-
-
-def element_diff(a: Dataset, b: Dataset, skip_pixels: bool = False) -> list[str]:
-    """The top-level elements that differ (group lengths ignored; the pixel data group too if asked)."""
-    def elements(ds: Dataset) -> dict:
-        return {e.tag: e for e in ds if e.tag.element != 0x0000 and not (skip_pixels and e.tag.group == 0x7FE0)}
-    ea, eb = elements(a), elements(b)
-    diff = [f"{e.tag} {e.keyword}: only in the first" for t, e in ea.items() if t not in eb]
-    diff += [f"{e.tag} {e.keyword}: only in the second" for t, e in eb.items() if t not in ea]
-    diff += [f"{e.tag} {e.keyword}: {str(e.value)[:60]!r} != {str(eb[t].value)[:60]!r}"
-             for t, e in ea.items() if t in eb and e != eb[t]]
-    return diff
 
 
 def received_files(folder: Path) -> dict[str, Path]:

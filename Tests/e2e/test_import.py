@@ -7,7 +7,6 @@ copied from the implementation.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections import defaultdict
 from pathlib import Path
@@ -16,7 +15,7 @@ import pydicom
 import pytest
 
 from conftest import (LISTING_KINDS, MALFORMED_DIR, VALID_DIR, Pacs, assert_stored_original_is,
-                      by_key, fixture_files, original_file, stored_file)
+                      by_key, fixture_files, original_file, stored_file, wildcard_match)
 
 
 @pytest.fixture
@@ -234,12 +233,6 @@ def test_a_different_object_with_a_stored_uid_is_refused_as_a_conflict(pacs: Pac
 # --------------------------------------------------------------------------
 # Study queries
 # --------------------------------------------------------------------------
-
-def wildcard_match(pattern: str, value: str) -> bool:
-    """DICOM wildcard matching: * any run, ? one character, case-insensitive."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, re.IGNORECASE | re.DOTALL) is not None
-
 
 def study_date_in(low: str, high: str):
     return lambda s: low <= s["studyDate"] <= high

@@ -23,8 +23,12 @@ struct QIDO {
         var offset = 0
         for (key, value) in request.uri.queryParameters.map({ (String($0.key), String($0.value)) }) {
             switch key {
-            case "limit": limit = Int(value)
-            case "offset": offset = Int(value) ?? 0
+            case "limit":
+                guard let number = Int(value), number >= 0 else { throw HTTPError(.badRequest, message: "limit is a whole number, 0 or more") }
+                limit = number
+            case "offset":
+                guard let number = Int(value), number >= 0 else { throw HTTPError(.badRequest, message: "offset is a whole number, 0 or more") }
+                offset = number
             case "fuzzymatching":
                 guard value == "false" || value == "true" else { throw HTTPError(.badRequest, message: "fuzzymatching must be true or false") }
             case "includefield":
@@ -39,8 +43,13 @@ struct QIDO {
                 }
             default:
                 guard let tag = Self.tag(key) else { throw HTTPError(.badRequest, message: "\(key) is not an attribute keyword or tag") }
-                identifier.set(tag, DataDictionary.entry(for: tag)?.vr ?? .LO, value, characterSet: .utf8)
+                let vr = DataDictionary.entry(for: tag)?.vr ?? .LO
+                // DICOMweb separates the UIDs of a list with commas, DIMSE with backslashes.
+                identifier.set(tag, vr, vr == .UI ? value.replacingOccurrences(of: ",", with: "\\") : value, characterSet: .utf8)
             }
+        }
+        for uid in [study, series].compactMap({ $0 }) where !WADO.isUID(uid) {
+            throw HTTPError(.badRequest, message: "\(uid.prefix(80)) is not a UID")
         }
         if let study { identifier.set(.studyInstanceUID, .UI, study) }
         if let series { identifier.set(.seriesInstanceUID, .UI, series) }
@@ -50,7 +59,7 @@ struct QIDO {
         identifier.set(.specificCharacterSet, .CS, "ISO_IR 192")
         let index = store.index
         let matches = try await Blocking.run { [identifier] in try FindSCP.search(identifier, level: level, index: index) }
-        let page = matches.dropFirst(max(0, offset)).prefix(limit ?? Int.max).map { match -> DataSet in
+        let page = matches.dropFirst(offset).prefix(limit ?? Int.max).map { match -> DataSet in
             var result = match
             result.remove(.queryRetrieveLevel)
             return result

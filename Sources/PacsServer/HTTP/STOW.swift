@@ -1,6 +1,7 @@
 import DICOM
 import Foundation
 import Hummingbird
+import HTTPTypes
 import NIOCore
 
 /// STOW-RS (PS3.18 10.5): a multipart/related body of application/dicom parts, stored part by part as it
@@ -34,16 +35,23 @@ struct STOW {
         } catch let problem as MultipartReader.Problem {
             throw HTTPError(.badRequest, message: "\(problem)")
         }
-        guard reader.finished else { throw HTTPError(.badRequest, message: "the body ended before the closing boundary") }
+        // Parts are stored as they arrive; a body cut short after some were stored still reports those.
+        guard reader.finished || !referenced.isEmpty else {
+            throw HTTPError(.badRequest, message: "the body ended before the closing boundary")
+        }
         guard !referenced.isEmpty || !failed.isEmpty else { throw HTTPError(.badRequest, message: "the body holds no parts") }
 
         var answer = DataSet()
         if let study { answer.set(.retrieveURL, .UR, "\(WADO.baseURL(request))/studies/\(study)") }
         if !failed.isEmpty { answer.set(Element(tag: .failedSOPSequence, vr: .SQ, value: .items(failed))) }
         if !referenced.isEmpty { answer.set(Element(tag: .referencedSOPSequence, vr: .SQ, value: .items(referenced))) }
-        let status: HTTPResponse.Status = failed.isEmpty ? .ok : (referenced.isEmpty ? .conflict : .accepted)
+        let truncated = !reader.finished
+        let status: HTTPResponse.Status = failed.isEmpty && !truncated ? .ok : (referenced.isEmpty ? .conflict : .accepted)
         var headers = HTTPFields()
         headers[.contentType] = "application/dicom+json"
+        if truncated {
+            headers[HTTPField.Name("Warning")!] = "299 Strata \"the body ended before the closing boundary: only the instances listed were stored\""
+        }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: DICOMJSONEncoder().encode(answer))))
     }
 

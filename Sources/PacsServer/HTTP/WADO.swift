@@ -198,8 +198,10 @@ struct WADO {
         "http://\(request.head.authority ?? request.headers[HTTPField.Name("Host")!] ?? "localhost")/dicom-web"
     }
 
+    /// Digits in dot-separated components (PS3.5 9.1), at most 64 characters.
     static func isUID(_ text: String) -> Bool {
-        !text.isEmpty && text.count <= 64 && text.allSatisfy { $0 == "." || $0.isASCII && $0.isNumber }
+        text.count <= 64 && !text.isEmpty
+            && text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }
     }
 }
 
