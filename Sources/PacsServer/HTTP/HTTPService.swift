@@ -38,52 +38,29 @@ public enum HTTPService {
             try await qido.search(request, level: .image, study: context.parameters.require("study"), series: context.parameters.require("series"))
         }
 
-        web.get("studies/:study") { request, context in
-            try await wado.retrieve(request, try await wado.instances(study: context.parameters.require("study"), user: try context.user))
+        // The instances a WADO path names, gated for V1 unless the handler picks (and gates) the version.
+        @Sendable func selected(_ context: StrataContext, checkV1: Bool = true) async throws -> [InstanceSummary] {
+            try await wado.instances(study: context.parameters.require("study"), series: context.parameters.get("series"),
+                                     instance: context.parameters.get("instance"), user: try context.user, checkV1: checkV1)
         }
-        web.get("studies/:study/series/:series") { request, context in
-            try await wado.retrieve(request, try await wado.instances(study: context.parameters.require("study"),
-                                                                    series: context.parameters.require("series"), user: try context.user))
-        }
-        web.get("studies/:study/series/:series/instances/:instance") { request, context in
-            try await wado.retrieve(request, try await instance(wado, context))
-        }
-        web.get("studies/:study/metadata") { request, context in
-            try await wado.metadata(request, try await wado.instances(study: context.parameters.require("study"), user: try context.user))
-        }
-        web.get("studies/:study/series/:series/metadata") { request, context in
-            try await wado.metadata(request, try await wado.instances(study: context.parameters.require("study"),
-                                                                    series: context.parameters.require("series"), user: try context.user))
-        }
-        web.get("studies/:study/series/:series/instances/:instance/metadata") { request, context in
-            try await wado.metadata(request, try await instance(wado, context))
+        let rendered = Rendered(store: store, policies: policies)
+        for path in ["studies/:study", "studies/:study/series/:series", "studies/:study/series/:series/instances/:instance"] {
+            web.get(RouterPath(path)) { request, context in try await wado.retrieve(request, try await selected(context)) }
+            web.get(RouterPath("\(path)/metadata")) { request, context in try await wado.metadata(request, try await selected(context)) }
+            for (suffix, thumbnail) in [("rendered", false), ("thumbnail", true)] {
+                web.get(RouterPath("\(path)/\(suffix)")) { request, context in
+                    try await rendered.render(request, try await selected(context, checkV1: false), user: try context.user, thumbnail: thumbnail)
+                }
+            }
         }
         web.get("studies/:study/series/:series/instances/:instance/frames/:frames") { request, context in
-            try await wado.frames(request, try await instance(wado, context).first!, list: context.parameters.require("frames"))
+            try await wado.frames(request, try await selected(context)[0], list: context.parameters.require("frames"))
         }
         web.get("studies/:study/series/:series/instances/:instance/bulkdata/:tag") { _, context in
             guard context.parameters.get("tag")?.uppercased() == "7FE00010" else {
                 throw HTTPError(.notFound, message: "only the pixel data (7FE00010) is bulk data here")
             }
-            return try await wado.bulkData(try await instance(wado, context).first!)
-        }
-
-        let rendered = Rendered(store: store, policies: policies)
-        for (suffix, thumbnail) in [("rendered", false), ("thumbnail", true)] {
-            web.get("studies/:study/\(suffix)") { request, context in
-                let found = try await wado.instances(study: context.parameters.require("study"), user: try context.user, checkV1: false)
-                return try await rendered.render(request, found, user: try context.user, thumbnail: thumbnail)
-            }
-            web.get("studies/:study/series/:series/\(suffix)") { request, context in
-                let found = try await wado.instances(study: context.parameters.require("study"), series: context.parameters.require("series"),
-                                                     user: try context.user, checkV1: false)
-                return try await rendered.render(request, found, user: try context.user, thumbnail: thumbnail)
-            }
-            web.get("studies/:study/series/:series/instances/:instance/\(suffix)") { request, context in
-                let found = try await wado.instances(study: context.parameters.require("study"), series: context.parameters.require("series"),
-                                                     instance: context.parameters.require("instance"), user: try context.user, checkV1: false)
-                return try await rendered.render(request, found, user: try context.user, thumbnail: thumbnail)
-            }
+            return try await wado.bulkData(try await selected(context)[0])
         }
 
         let status = StatusAPI(store: store)
@@ -101,11 +78,6 @@ public enum HTTPService {
                            onServerRunning: { channel in
                                logger.info("HTTP listening on \(host):\(channel.localAddress?.port ?? port)")
                            }, logger: logger)
-    }
-
-    private static func instance(_ wado: WADO, _ context: StrataContext) async throws -> [InstanceSummary] {
-        try await wado.instances(study: context.parameters.require("study"), series: context.parameters.require("series"),
-                                 instance: context.parameters.require("instance"), user: try context.user)
     }
 
     static func json(_ text: String) -> Response {
