@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import NIOCore
 
 /// multipart/related bodies (RFC 2387) as DICOMweb uses them.
@@ -12,6 +13,21 @@ enum Multipart {
 
     static func closing(boundary: String) -> ByteBuffer {
         ByteBuffer(string: "--\(boundary)--\r\n")
+    }
+
+    /// A whole multipart/related response whose parts are all of one media type.
+    static func response(_ parts: [[UInt8]], type: String) -> Response {
+        let boundary = boundary()
+        var body = ByteBuffer()
+        for part in parts {
+            body.writeImmutableBuffer(partHeader(boundary: boundary, contentType: type))
+            body.writeBytes(part)
+            body.writeString("\r\n")
+        }
+        body.writeImmutableBuffer(closing(boundary: boundary))
+        var headers = HTTPFields()
+        headers[.contentType] = "multipart/related; type=\"\(type)\"; boundary=\(boundary)"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
     }
 
     /// The parameters of a media type: `multipart/related; type="application/dicom"; boundary=x`.

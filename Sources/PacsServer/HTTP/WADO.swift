@@ -132,41 +132,25 @@ struct WADO {
                 }
                 return try Self.codestreams(of: j2k, frames: numbers, store: store)
             default:
-                guard let original = instance.files.first(where: { $0.variant == IngestService.originalVariant }) else { return [] }
-                let file = try DicomFile.read(try store.read(original))
-                let image = try PixelFrames(file.dataSet, syntax: file.transferSyntax)
-                return numbers.map { image.frames[$0 - 1] }
+                let frames = try Self.nativeFrames(of: instance, store: store)
+                return numbers.map { frames[$0 - 1] }
             }
         }
-        let boundary = Multipart.boundary()
-        var body = ByteBuffer()
-        for part in parts {
-            body.writeImmutableBuffer(Multipart.partHeader(boundary: boundary, contentType: mediaType))
-            body.writeBytes(part)
-            body.writeString("\r\n")
-        }
-        body.writeImmutableBuffer(Multipart.closing(boundary: boundary))
-        var headers = HTTPFields()
-        headers[.contentType] = "multipart/related; type=\"\(mediaType)\"; boundary=\(boundary)"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+        return Multipart.response(parts, type: mediaType)
     }
 
     /// The pixel data of an instance, native, as one octet-stream part.
     func bulkData(_ instance: InstanceSummary) async throws -> Response {
         let store = self.store
-        let pixels = try await Blocking.run { () throws -> [UInt8] in
-            guard let original = instance.files.first(where: { $0.variant == IngestService.originalVariant }) else { return [] }
-            let file = try DicomFile.read(try store.read(original))
-            return Array(try PixelFrames(file.dataSet, syntax: file.transferSyntax).frames.joined())
-        }
-        let boundary = Multipart.boundary()
-        var body = Multipart.partHeader(boundary: boundary, contentType: "application/octet-stream")
-        body.writeBytes(pixels)
-        body.writeString("\r\n")
-        body.writeImmutableBuffer(Multipart.closing(boundary: boundary))
-        var headers = HTTPFields()
-        headers[.contentType] = "multipart/related; type=\"application/octet-stream\"; boundary=\(boundary)"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+        let pixels = try await Blocking.run { Array(try Self.nativeFrames(of: instance, store: store).joined()) }
+        return Multipart.response([pixels], type: "application/octet-stream")
+    }
+
+    /// The frames of the original, decoded to native cells.
+    static func nativeFrames(of instance: InstanceSummary, store: DataStore) throws -> [[UInt8]] {
+        guard let original = instance.files.first(where: { $0.variant == IngestService.originalVariant }) else { return [] }
+        let file = try DicomFile.read(try store.read(original))
+        return try PixelFrames(file.dataSet, syntax: file.transferSyntax).frames
     }
 
     /// Each frame's codestream, sliced at the offsets the index recorded.
