@@ -42,6 +42,11 @@ public final class DataStore: Sendable {
         try DurableFile.read(tier(named: file.tier).url(for: file.path))
     }
 
+    /// Part of a stored file: a frame, or the header before the pixel data.
+    public func read(_ file: StoredFile, offset: Int, length: Int) throws -> [UInt8] {
+        try DurableFile.read(tier(named: file.tier).url(for: file.path), offset: offset, length: length)
+    }
+
     /// An ingest service writing through this process's staging folder; `onStored` runs after each new instance.
     public func ingestService(onStored: (@Sendable () -> Void)? = nil) throws -> IngestService {
         IngestService(index: index, fast: fast, staging: try staging, onStored: onStored)

@@ -98,6 +98,27 @@ public enum DurableFile {
         return bytes
     }
 
+    /// `length` bytes of a file from `offset` (fewer at its end).
+    public static func read(_ url: URL, offset: Int, length: Int) throws -> [UInt8] {
+        let path = url.path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError.from(errno: errno, path: path, operation: "open") }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: length)
+        var done = 0
+        try bytes.withUnsafeMutableBytes { buffer in
+            while done < length {
+                let count = pread(fd, buffer.baseAddress! + done, length - done, off_t(offset + done))
+                if count < 0, errno == EINTR { continue }
+                guard count >= 0 else { throw StoreError.from(errno: errno, path: path, operation: "read") }
+                if count == 0 { break }
+                done += count
+            }
+        }
+        if done < length { bytes.removeSubrange(done...) }
+        return bytes
+    }
+
     /// SHA-256 and size of a file, read in chunks.
     public static func digest(_ url: URL) throws -> (sha256: String, size: Int) {
         let path = url.path

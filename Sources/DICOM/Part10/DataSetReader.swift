@@ -11,6 +11,8 @@ struct DataSetReader {
     /// Offset of `bytes[0]` in the file, for error messages.
     let baseOffset: Int
     var position: Int
+    /// Where the top-level Pixel Data lies in `bytes`, once read.
+    private(set) var pixelData: PixelDataLocation?
 
     init(bytes: [UInt8], position: Int = 0, explicitVR: Bool, bigEndian: Bool = false, baseOffset: Int = 0) {
         self.bytes = bytes
@@ -75,7 +77,10 @@ struct DataSetReader {
 
         if length == Self.undefined {
             if tag == .pixelData, vr == .OB || vr == .OW || vr == .UN {
-                return Element(tag: tag, vr: vr == .UN ? .OB : vr, value: .fragments(try readFragments(end: end, tag: tag)), undefinedLength: true)
+                var starts: [Int] = []
+                let fragments = try readFragments(end: end, tag: tag, starts: &starts)
+                if depth == 0 { pixelData = PixelDataLocation(elementOffset: start, valueOffset: starts.first ?? position, fragmentOffsets: Array(starts.dropFirst())) }
+                return Element(tag: tag, vr: vr == .UN ? .OB : vr, value: .fragments(fragments), undefinedLength: true)
             }
             guard vr == .SQ || vr == .UN || !explicitVR else {
                 throw DICOMError.undefinedLength(offset: baseOffset + start, tag: tag)
@@ -95,6 +100,7 @@ struct DataSetReader {
             position = valueEnd
             return Element(tag: tag, vr: vr, value: .items(items))
         }
+        if depth == 0, tag == .pixelData { pixelData = PixelDataLocation(elementOffset: start, valueOffset: position, fragmentOffsets: []) }
         var value = Array(bytes[position..<valueEnd])
         position = valueEnd
         if bigEndian, vr.wordSize > 1 { Self.swapWords(&value, size: vr.wordSize) }
@@ -132,7 +138,8 @@ struct DataSetReader {
     }
 
     /// Encapsulated pixel data: the basic offset table item, fragment items, the sequence delimiter.
-    private mutating func readFragments(end: Int, tag: Tag) throws -> Fragments {
+    /// `starts` receives the offset of each item's value (the offset table's first).
+    private mutating func readFragments(end: Int, tag: Tag, starts: inout [Int]) throws -> Fragments {
         var parts: [[UInt8]] = []
         while true {
             let start = position
@@ -144,6 +151,7 @@ struct DataSetReader {
             guard Int(length) <= end - position else {
                 throw DICOMError.lengthPastEnd(offset: baseOffset + start, tag: itemTag, length: length, available: end - position)
             }
+            starts.append(position)
             parts.append(Array(bytes[position..<position + Int(length)]))
             position += Int(length)
         }
@@ -214,6 +222,17 @@ struct DataSetReader {
         position += 4
         return value
     }
+}
+
+/// Where a file's Pixel Data element and its value (or each fragment's value) start, in bytes from the
+/// start of the file: what a server needs to send a frame without parsing the file again.
+public struct PixelDataLocation: Sendable, Equatable {
+    /// The element's tag; everything before it is the header (attributes without pixels).
+    public var elementOffset: Int
+    /// The value of native pixel data; for encapsulated data the basic offset table's value.
+    public var valueOffset: Int
+    /// For encapsulated data, each fragment's value.
+    public var fragmentOffsets: [Int]
 }
 
 extension DataSet {

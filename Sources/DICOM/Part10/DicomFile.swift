@@ -10,6 +10,8 @@ public struct DicomFile: Equatable, Sendable {
     public var transferSyntax: TransferSyntax
     /// Byte offset where the dataset started in the file that was read (after the meta information).
     public private(set) var dataSetOffset: Int = 0
+    /// Where the pixel data lies in the file that was read; nil when it has none or was deflated.
+    public private(set) var pixelDataLocation: PixelDataLocation?
 
     public init(meta: DataSet, dataSet: DataSet, transferSyntax: TransferSyntax) {
         self.meta = meta
@@ -75,6 +77,7 @@ public struct DicomFile: Equatable, Sendable {
         }
         var file = DicomFile(meta: meta, dataSet: dataSet, transferSyntax: syntax)
         file.dataSetOffset = position
+        if !syntax.deflated { file.pixelDataLocation = reader.pixelData }
         return file
     }
 

@@ -91,7 +91,8 @@ struct Deriver: Sendable {
         let file = StoredFile(version: "V1", variant: Self.losslessVariant, tier: "", path: "", size: object.bytes.count, sha256: "",
                               transferSyntaxUID: TransferSyntax.jpegLSLossless.uid, purpose: Purpose.diagnosis.rawValue, quality: 100,
                               achievedRatio: ratio(image, codestreams),
-                              frames: zip(object.frameOffsets, codestreams).map { FrameLayout(offset: $0, length: $1.count) })
+                              frames: zip(object.frameOffsets, codestreams).map { FrameLayout(offset: $0, length: $1.count) },
+                              headerLength: object.headerLength)
         return Product(bytes: object.bytes, file: file)
     }
 
@@ -148,7 +149,7 @@ struct Deriver: Sendable {
         let file = StoredFile(version: version.name, variant: Self.lossyVariant, tier: "", path: "", size: object.bytes.count, sha256: "",
                               transferSyntaxUID: TransferSyntax.jpeg2000.uid, sopInstanceUID: object.sopInstanceUID,
                               purpose: version.purpose.rawValue, quality: version.quality, targetRatio: target, achievedRatio: achieved,
-                              psnr: fidelity.psnr, maxError: fidelity.maxError, frames: layouts)
+                              psnr: fidelity.psnr, maxError: fidelity.maxError, frames: layouts, headerLength: object.headerLength)
         return Product(bytes: object.bytes, file: file)
     }
 

@@ -22,6 +22,8 @@ enum VersionObject {
         var bytes: [UInt8]
         var sopInstanceUID: String
         var frameOffsets: [Int]
+        /// Bytes before the Pixel Data element.
+        var headerLength: Int
     }
 
     static func build(from original: DicomFile, description: FrameDescription, codestreams: [[UInt8]],
@@ -56,12 +58,13 @@ enum VersionObject {
         let bytes = try file.encoded()
         // Pixel Data is the last element: its fragments fill the end of the file, before the delimiter.
         var position = bytes.count - 8 - fragments.reduce(0) { $0 + 8 + $1.count }
+        let headerLength = position - 8 - offsetTable.count - 12
         var offsets: [Int] = []
         for fragment in fragments {
             offsets.append(position + 8)
             position += 8 + fragment.count
         }
-        return Encoded(bytes: bytes, sopInstanceUID: sopInstanceUID, frameOffsets: offsets)
+        return Encoded(bytes: bytes, sopInstanceUID: sopInstanceUID, frameOffsets: offsets, headerLength: headerLength)
     }
 
     private static func markLossy(_ dataSet: inout DataSet, original: DataSet, lossy: Lossy, newUID: String) {

@@ -98,7 +98,7 @@ struct WADO {
             var dataSets: [DataSet] = []
             for instance in instances {
                 guard let original = instance.files.first(where: { $0.variant == IngestService.originalVariant }) else { continue }
-                dataSets.append(try DicomFile.read(try store.read(original)).dataSet)
+                dataSets.append(try Self.header(of: original, store: store))
             }
             return DICOMJSONEncoder(bulkDataURI: { path in
                 path.count == 1 && path[0] == .pixelData ? "" : nil
@@ -132,8 +132,7 @@ struct WADO {
                 }
                 return try Self.codestreams(of: j2k, frames: numbers, store: store)
             default:
-                let frames = try Self.nativeFrames(of: instance, store: store)
-                return numbers.map { frames[$0 - 1] }
+                return try Self.nativeFrames(of: instance, store: store, only: numbers)
             }
         }
         return Multipart.response(parts, type: mediaType)
@@ -146,11 +145,27 @@ struct WADO {
         return Multipart.response([pixels], type: "application/octet-stream")
     }
 
-    /// The frames of the original, decoded to native cells.
-    static func nativeFrames(of instance: InstanceSummary, store: DataStore) throws -> [[UInt8]] {
+    /// The frames of the original as native cells: read straight from their offsets when it is stored
+    /// native, decoded otherwise.
+    static func nativeFrames(of instance: InstanceSummary, store: DataStore, only numbers: [Int]? = nil) throws -> [[UInt8]] {
         guard let original = instance.files.first(where: { $0.variant == IngestService.originalVariant }) else { return [] }
+        let wanted = numbers ?? Array(1...max(1, instance.numberOfFrames))
+        if let layouts = original.frames, TransferSyntax(uid: original.transferSyntaxUID)?.encapsulated == false, layouts.count >= wanted.max() ?? 0 {
+            return try wanted.map { try store.read(original, offset: layouts[$0 - 1].offset, length: layouts[$0 - 1].length) }
+        }
         let file = try DicomFile.read(try store.read(original))
-        return try PixelFrames(file.dataSet, syntax: file.transferSyntax).frames
+        let frames = try PixelFrames(file.dataSet, syntax: file.transferSyntax).frames
+        return wanted.map { frames[$0 - 1] }
+    }
+
+    /// The dataset without its pixels, read from the bytes before the Pixel Data element when the index
+    /// knows where it starts; the pixel data stays as an empty element for the BulkDataURI.
+    static func header(of file: StoredFile, store: DataStore) throws -> DataSet {
+        guard let length = file.headerLength, length > 0 else { return try DicomFile.read(try store.read(file)).dataSet }
+        var dataSet = try DicomFile.read(try store.read(file, offset: 0, length: length)).dataSet
+        let bits = dataSet.int(.bitsAllocated) ?? 16
+        dataSet.set(Element(tag: .pixelData, vr: bits > 8 ? .OW : .OB, bytes: []))
+        return dataSet
     }
 
     /// Each frame's codestream, sliced at the offsets the index recorded.

@@ -81,12 +81,15 @@ public struct StoredFile: Sendable, Equatable, Codable {
     /// The worst frame's PSNR in dB; nil for bit-exact versions.
     public var psnr: Double?
     public var maxError: Int?
-    /// Where each frame's codestream lies in the file, with its resolution levels.
+    /// Where each frame's data (or codestream) lies in the file, with its resolution levels.
     public var frames: [FrameLayout]?
+    /// Bytes before the Pixel Data element.
+    public var headerLength: Int?
 
     public init(version: String, variant: String, tier: String, path: String, size: Int, sha256: String, transferSyntaxUID: String,
                 sopInstanceUID: String? = nil, purpose: String? = nil, quality: Int? = nil, targetRatio: Double? = nil,
-                achievedRatio: Double? = nil, psnr: Double? = nil, maxError: Int? = nil, frames: [FrameLayout]? = nil) {
+                achievedRatio: Double? = nil, psnr: Double? = nil, maxError: Int? = nil, frames: [FrameLayout]? = nil,
+                headerLength: Int? = nil) {
         self.version = version
         self.variant = variant
         self.tier = tier
@@ -102,6 +105,7 @@ public struct StoredFile: Sendable, Equatable, Codable {
         self.psnr = psnr
         self.maxError = maxError
         self.frames = frames
+        self.headerLength = headerLength
     }
 }
 

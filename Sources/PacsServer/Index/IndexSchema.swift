@@ -80,8 +80,10 @@ enum IndexSchema {
                 t.column("achieved_ratio", .double)
                 t.column("psnr", .double)
                 t.column("max_error", .integer)
-                /// JSON: per frame, the codestream's offset and length in the file and its level index.
+                /// JSON: per frame, its data's (or codestream's) offset and length in the file, and its level index.
                 t.column("frames", .text)
+                /// Bytes before the Pixel Data element: the header WADO metadata reads without the pixels.
+                t.column("header_length", .integer)
                 t.uniqueKey(["instance_ref", "version", "variant", "tier"])
                 t.uniqueKey(["tier", "path"])
             }

@@ -42,11 +42,11 @@ public final class SQLiteIndex: ImageIndex {
         let frames = try file.frames.map { String(decoding: try frameCoder.0.encode($0), as: UTF8.self) }
         try db.execute(sql: """
             INSERT INTO stored_file (instance_ref, version, variant, tier, path, size, sha256, transfer_syntax, created_at,
-              sop_instance_uid, purpose, quality, target_ratio, achieved_ratio, psnr, max_error, frames)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+              sop_instance_uid, purpose, quality, target_ratio, achieved_ratio, psnr, max_error, frames, header_length)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [instance, file.version, file.variant, file.tier, file.path, file.size, file.sha256, file.transferSyntaxUID, now,
                              file.sopInstanceUID, file.purpose, file.quality, file.targetRatio, file.achievedRatio, file.psnr,
-                             file.maxError, frames])
+                             file.maxError, frames, file.headerLength])
     }
 
     public func files(sopInstanceUID: String) throws -> [StoredFile] {
@@ -352,7 +352,7 @@ public final class SQLiteIndex: ImageIndex {
                           size: row["size"], sha256: row["sha256"], transferSyntaxUID: row["transfer_syntax"],
                           sopInstanceUID: row["sop_instance_uid"], purpose: row["purpose"], quality: row["quality"],
                           targetRatio: row["target_ratio"], achievedRatio: row["achieved_ratio"], psnr: row["psnr"],
-                          maxError: row["max_error"], frames: frames)
+                          maxError: row["max_error"], frames: frames, headerLength: row["header_length"])
     }
 }
 

@@ -100,6 +100,9 @@ public final class IngestService: Sendable {
             }
             var recorded = original
             recorded.sha256 = staged.sha256
+            // Offsets of the bytes as stored (the C-STORE path built them behind a new header: read them again).
+            let located = file.pixelDataLocation != nil ? file : ((try? DicomFile.read(bytes)) ?? file)
+            (recorded.frames, recorded.headerLength) = FrameLocator.layout(of: located)
             let outcome: RecordOutcome
             do {
                 outcome = try index.record(attributes, original: recorded, receivedAt: clock())

@@ -1,0 +1,24 @@
+import Codecs
+import DICOM
+
+/// Where an original's frames lie in its file, recorded at ingest so that a frame can be served by reading
+/// just its bytes: native little-endian interleaved frames one after another, or one fragment per frame.
+enum FrameLocator {
+    static func layout(of file: DicomFile) -> (frames: [FrameLayout]?, headerLength: Int?) {
+        guard let location = file.pixelDataLocation, let pixels = file.dataSet[.pixelData] else { return (nil, nil) }
+        guard let description = FrameDescription(file.dataSet) else { return (nil, location.elementOffset) }
+        if let fragments = pixels.fragments {
+            guard fragments.fragments.count == description.frames, location.fragmentOffsets.count == description.frames else {
+                return (nil, location.elementOffset)
+            }
+            let frames = zip(location.fragmentOffsets, fragments.fragments).map { FrameLayout(offset: $0, length: $1.count) }
+            return (frames, location.elementOffset)
+        }
+        let size = description.bytesPerFrame
+        guard file.transferSyntax.littleEndian, !description.planar, pixels.bytes.count >= size * description.frames else {
+            return (nil, location.elementOffset)
+        }
+        let frames = (0..<description.frames).map { FrameLayout(offset: location.valueOffset + $0 * size, length: size) }
+        return (frames, location.elementOffset)
+    }
+}
