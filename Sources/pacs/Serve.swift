@@ -42,8 +42,8 @@ struct Serve: AsyncParsableCommand {
         let listener = try await DICOMNetwork.listen(host: host, port: port, group: group, negotiator: service.negotiator,
                                                      service: service, logger: Logger(label: "strata.dimse"))
         logger.info("DICOM listening on \(host):\(listener.localAddress?.port ?? port) as \(network.aeTitle)")
-        let http = HTTPService.application(store: store, ingest: ingest, policies: policies, host: host,
-                                           port: httpPort ?? network.httpPort, logger: Logger(label: "strata.http"))
+        let http = try HTTPService.application(store: store, ingest: ingest, policies: policies, host: host,
+                                               port: httpPort ?? network.httpPort, logger: Logger(label: "strata.http"))
         let httpServer = Task { try await http.run() }
         logger.info("policies loaded; edit \(policies.folder.path) or send SIGTERM/SIGHUP")
         let watcher = Task { await policies.watch() }

@@ -179,7 +179,7 @@ class Dimse:
 
 def network_yaml(port: int, remote_ports: dict[str, int]) -> str:
     lines = [f"ae_title: {SERVER_AE}", f"dicom_port: {port}", f"http_port: {free_port()}",
-             "accept_unknown_callers: false", "remote_aes:"]
+             "http_plain: true", "accept_unknown_callers: false", "remote_aes:"]
     for title, role in REMOTE_ROLES.items():
         lines += [f"  - title: {title}", f"    host: {HOST}", f"    port: {remote_ports[title]}", f"    role: {role}"]
     return "\n".join(lines) + "\n"

@@ -1,13 +1,40 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
+import NIOSSL
 import NIOCore
 
 /// The HTTP side of `pacs serve`: DICOMweb under /dicom-web (as in Orthanc), the API under /api/v1,
 /// /auth/token and /health. Authentication and the access log wrap every route.
 public enum HTTPService {
+    /// Why the HTTP service cannot start.
+    public struct ConfigurationProblem: Error, CustomStringConvertible {
+        public let description: String
+    }
+
     public static func application(store: DataStore, ingest: IngestService, policies: PolicyStore, host: String, port: Int,
-                                   logger: Logger) -> some ApplicationProtocol {
+                                   logger: Logger) throws -> some ApplicationProtocol {
+        let network = policies.current.network
+        let server: HTTPServerBuilder
+        let scheme: String
+        if let tls = network.tls {
+            do {
+                let certificates = try NIOSSLCertificate.fromPEMFile(tls.certificate).map { NIOSSLCertificateSource.certificate($0) }
+                let key = try NIOSSLPrivateKey(file: tls.key, format: .pem)
+                server = try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(certificateChain: certificates, privateKey: .privateKey(key)))
+                scheme = "https"
+            } catch {
+                throw ConfigurationProblem(description: "network.yaml http_tls: cannot use \(tls.certificate) and \(tls.key): \(error)")
+            }
+        } else if network.httpPlain {
+            server = .http1()
+            scheme = "http"
+        } else {
+            throw ConfigurationProblem(description: "network.yaml names no http_tls certificate and key, and http_plain is not true: "
+                                       + "the HTTP service would expose patient data unencrypted, so it does not start")
+        }
         let tokens = TokenStore()
         let router = Router(context: StrataContext.self)
         router.add(middleware: AccessLog(url: store.folder.appendingPathComponent("access.log")))
@@ -74,9 +101,9 @@ public enum HTTPService {
             try await stow.store(request, user: try context.user, study: context.parameters.require("study"))
         }
 
-        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "Strata"),
+        return Application(router: router, server: server, configuration: .init(address: .hostname(host, port: port), serverName: "Strata"),
                            onServerRunning: { channel in
-                               logger.info("HTTP listening on \(host):\(channel.localAddress?.port ?? port)")
+                               logger.info("HTTP listening on \(host):\(channel.localAddress?.port ?? port) (\(scheme))")
                            }, logger: logger)
     }
 

@@ -5,6 +5,16 @@ public struct NetworkPolicy: Sendable, Equatable {
     public var httpPort: Int
     public var acceptUnknownCallers: Bool
     public var remoteAEs: [RemoteAE]
+    /// PEM certificate chain and private key for HTTPS; nil for none.
+    public var tls: (certificate: String, key: String)?
+    /// Plain HTTP is served only when the policy says so (development); otherwise HTTPS or nothing.
+    public var httpPlain: Bool
+
+    public static func == (lhs: NetworkPolicy, rhs: NetworkPolicy) -> Bool {
+        lhs.aeTitle == rhs.aeTitle && lhs.dicomPort == rhs.dicomPort && lhs.httpPort == rhs.httpPort
+            && lhs.acceptUnknownCallers == rhs.acceptUnknownCallers && lhs.remoteAEs == rhs.remoteAEs
+            && lhs.tls?.certificate == rhs.tls?.certificate && lhs.tls?.key == rhs.tls?.key && lhs.httpPlain == rhs.httpPlain
+    }
 
     public func remote(_ title: String) -> RemoteAE? {
         remoteAEs.first { $0.title == title }
@@ -84,8 +94,17 @@ extension NetworkPolicy {
                 remotes.append(RemoteAE(title: title, host: host, port: Int(port), role: role, version: version))
             }
         }
+        var tls: (String, String)?
+        if let section = yaml.mapping("http_tls") {
+            let certificate = section.string("certificate", required: true)
+            let key = section.string("key", required: true)
+            section.finish()
+            if let certificate, let key { tls = (certificate, key) }
+        }
+        let httpPlain = yaml.bool("http_plain", default: false)
         yaml.finish()
-        return NetworkPolicy(aeTitle: aeTitle, dicomPort: dicomPort, httpPort: httpPort, acceptUnknownCallers: acceptUnknown, remoteAEs: remotes)
+        return NetworkPolicy(aeTitle: aeTitle, dicomPort: dicomPort, httpPort: httpPort, acceptUnknownCallers: acceptUnknown,
+                             remoteAEs: remotes, tls: tls, httpPlain: httpPlain)
     }
 
     static func isAETitle(_ text: String) -> Bool {
