@@ -16,6 +16,7 @@ public final class DataStore: Sendable {
         fast = TierDirectory(name: "fast", root: TieringPolicy.resolve(tiering.fastPath, dataFolder: self.folder))
         archive = TierDirectory(name: "archive", root: TieringPolicy.resolve(tiering.archivePath, dataFolder: self.folder))
         try DurableFile.makeDirectory(fast.incomingRoot)
+        try fast.prepareFanOut()
         index = try SQLiteIndex(path: self.folder.appendingPathComponent("index.sqlite").path)
         stagingSession.tier = fast
     }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The folder of one storage tier. Stored files sit under hashed fan-out folders named from UIDs, never
 /// from patient data; new files are staged (written and fsynced) under `.incoming/` first and renamed into
@@ -26,6 +29,20 @@ public struct TierDirectory: Sendable {
         let digest = SHA256.hash(uid)
         let a = digest.prefix(2), b = digest.dropFirst(2).prefix(2)
         return "\(a)/\(b)/\(digest).\(variant).dcm"
+    }
+
+    /// Creates the 256 first-level fan-out folders once, so that storing a file seldom has to create (and
+    /// fsync) a folder on the way.
+    public func prepareFanOut() throws {
+        let marker = root.appendingPathComponent("ff")
+        guard !FileManager.default.fileExists(atPath: marker.path) else { return }
+        for value in 0..<256 {
+            let folder = root.appendingPathComponent(String(format: "%02x", value))
+            if mkdir(folder.path, 0o755) != 0, errno != EEXIST {
+                throw StoreError.from(errno: errno, path: folder.path, operation: "mkdir")
+            }
+        }
+        try DurableFile.syncDirectory(root)
     }
 
     /// Writes `bytes` durably to the session's staging folder; nothing is visible at `relativePath` yet.

@@ -31,7 +31,7 @@ struct Serve: AsyncParsableCommand {
 
         let derivation = DerivationService(store: store, policy: { policies.current.compression })
         derivation.start()
-        let ingest = try store.ingestService(onStored: { derivation.wake() })
+        let ingest = try store.ingestService(onStored: { derivation.instanceStored() })
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let service = PacsDIMSEService(store: store, ingest: ingest, policies: policies, group: group, logger: Logger(label: "strata.dimse")) { uid in
             try? store.index.prioritizeDerivation(sopInstanceUID: uid)

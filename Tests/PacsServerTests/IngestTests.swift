@@ -41,6 +41,31 @@ struct IngestTests {
         #expect(try store.index.instances(matching: IndexQuery()).count == 1)
     }
 
+    @Test("the index knows where each frame and the header lie, for files and for C-STORE datasets alike")
+    func frameLayout() throws {
+        let store = try Repository.openStore()
+        let service = try store.ingestService()
+        let file = try DicomFile.read(try Repository.fixture("mf_deflated.dcm"))
+        // As C-STORE delivers it: the dataset alone, in Explicit VR Little Endian.
+        let dataSet = try file.dataSet.encoded(syntax: .explicitVRLittleEndian)
+        let uid = try service.ingest(dataSet: dataSet, syntax: .explicitVRLittleEndian).sopInstanceUID
+        let stored = try #require(try store.index.original(sopInstanceUID: uid))
+        let frames = try #require(stored.frames)
+        #expect(frames.count == 4)
+        let pixels = file.dataSet[.pixelData]!.bytes
+        for (index, frame) in frames.enumerated() {
+            #expect(try store.read(stored, offset: frame.offset, length: frame.length) == Array(pixels[index * frame.length..<(index + 1) * frame.length]))
+        }
+        let header = try DicomFile.read(try store.read(stored, offset: 0, length: try #require(stored.headerLength)))
+        #expect(header.dataSet[.pixelData] == nil)
+        #expect(header.dataSet.string(.sopInstanceUID) == uid)
+
+        let encapsulated = try service.ingest(fileBytes: try Repository.fixture("mf_rle.dcm")).sopInstanceUID
+        let rle = try #require(try store.index.original(sopInstanceUID: encapsulated))
+        let fragments = try DicomFile.read(try Repository.fixture("mf_rle.dcm")).dataSet[.pixelData]!.fragments!.fragments
+        #expect(try rle.frames!.map { try store.read(rle, offset: $0.offset, length: $0.length) } == fragments)
+    }
+
     @Test("a bare dataset is stored as a standard Part 10 file with the same elements")
     func bareDataset() throws {
         let store = try Repository.openStore()

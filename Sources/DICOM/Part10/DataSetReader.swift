@@ -233,6 +233,12 @@ public struct PixelDataLocation: Sendable, Equatable {
     public var valueOffset: Int
     /// For encapsulated data, each fragment's value.
     public var fragmentOffsets: [Int]
+
+    /// The same location in bytes that start `offset` bytes later (a dataset placed behind a header).
+    public func shifted(by offset: Int) -> PixelDataLocation {
+        PixelDataLocation(elementOffset: elementOffset + offset, valueOffset: valueOffset + offset,
+                          fragmentOffsets: fragmentOffsets.map { $0 + offset })
+    }
 }
 
 extension DataSet {

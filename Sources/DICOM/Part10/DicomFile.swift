@@ -11,7 +11,7 @@ public struct DicomFile: Equatable, Sendable {
     /// Byte offset where the dataset started in the file that was read (after the meta information).
     public private(set) var dataSetOffset: Int = 0
     /// Where the pixel data lies in the file that was read; nil when it has none or was deflated.
-    public private(set) var pixelDataLocation: PixelDataLocation?
+    public var pixelDataLocation: PixelDataLocation?
 
     public init(meta: DataSet, dataSet: DataSet, transferSyntax: TransferSyntax) {
         self.meta = meta
@@ -149,9 +149,15 @@ public enum Implementation {
 extension DataSet {
     /// Reads a bare dataset encoded in `syntax` (as DIMSE messages carry them).
     public static func read(_ bytes: [UInt8], syntax: TransferSyntax) throws -> DataSet {
+        try readLocatingPixelData(bytes, syntax: syntax).dataSet
+    }
+
+    /// Reads a bare dataset and says where its pixel data lies in `bytes` (nil when deflated).
+    public static func readLocatingPixelData(_ bytes: [UInt8], syntax: TransferSyntax) throws -> (dataSet: DataSet, pixelData: PixelDataLocation?) {
         let body = syntax.deflated ? try Deflate.inflate(bytes[...]) : bytes
         var reader = DataSetReader(bytes: body, explicitVR: syntax.explicitVR, bigEndian: !syntax.littleEndian)
-        return try reader.readDataSet(end: body.count)
+        let dataSet = try reader.readDataSet(end: body.count)
+        return (dataSet, syntax.deflated ? nil : reader.pixelData)
     }
 
     /// Encodes the dataset in `syntax` (little-endian syntaxes; deflated ones compressed).

@@ -15,6 +15,8 @@ public final class DerivationService: Sendable {
     private let logger: Logger
     private let wakeup = DispatchSemaphore(value: 0)
     private let stopped = Atomic<Bool>(false)
+    /// Until when (uptime nanoseconds) images are arriving: derivation then leaves the cores to ingest.
+    private let receivingUntil = Atomic<UInt64>(0)
 
     public init(store: DataStore, policy: @escaping @Sendable () -> CompressionPolicy, logger: Logger = Logger(label: "strata.derive")) {
         self.store = store
@@ -115,12 +117,21 @@ public final class DerivationService: Sendable {
     }
 
     /// Starts `workers` threads that derive for the life of the process, waking when told new work
-    /// arrived and checking the queue every second regardless.
+    /// arrived and checking the queue every second regardless. They run at a lower CPU priority than
+    /// everything else, and while images are arriving only one of them works: receiving comes first.
     public func start(workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
         _ = try? releaseAbandoned()
         for number in 0..<max(1, workers) {
             let thread = Thread { [self] in
+                #if os(Linux)
+                // On Linux, who = 0 means the calling thread: only the derive threads are lowered.
+                setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+                #endif
                 while !stopped.load(ordering: .relaxed) {
+                    if number > 0, DispatchTime.now().uptimeNanoseconds < receivingUntil.load(ordering: .relaxed) {
+                        Thread.sleep(forTimeInterval: 0.1)
+                        continue
+                    }
                     do {
                         if try !runOne() { _ = wakeup.wait(timeout: .now() + 1) }
                     } catch {
@@ -134,7 +145,13 @@ public final class DerivationService: Sendable {
         }
     }
 
-    /// Tells an idle worker that an instance was stored.
+    /// Tells the workers that an instance was stored: there is work, and images are arriving.
+    public func instanceStored() {
+        receivingUntil.store(DispatchTime.now().uptimeNanoseconds + 500_000_000, ordering: .relaxed)
+        wakeup.signal()
+    }
+
+    /// Tells an idle worker that there is work (a version someone waits for).
     public func wake() {
         wakeup.signal()
     }

@@ -57,13 +57,15 @@ public final class IngestService: Sendable {
     public func ingest(dataSet bytes: [UInt8], syntax: TransferSyntax, sopClassUID: String? = nil,
                        sourceAE: String? = nil) throws(IngestError) -> IngestOutcome {
         do {
-            let dataSet = try DataSet.read(bytes, syntax: syntax)
+            let (dataSet, location) = try DataSet.readLocatingPixelData(bytes, syntax: syntax)
             if let sopClassUID, let actual = dataSet.string(.sopClassUID), actual != sopClassUID {
                 throw IngestError.classMismatch(requested: sopClassUID, dataSet: actual)
             }
-            let file = try DicomFile.wrapping(dataSet, transferSyntax: syntax, sourceAE: sourceAE)
+            var file = try DicomFile.wrapping(dataSet, transferSyntax: syntax, sourceAE: sourceAE)
             // Our meta header, then the dataset exactly as received.
-            return try ingest(file, bytes: try file.header() + bytes)
+            let header = try file.header()
+            file.pixelDataLocation = location?.shifted(by: header.count)
+            return try ingest(file, bytes: header + bytes)
         } catch let error as IngestError {
             throw error
         } catch let error as DICOMError {
@@ -100,9 +102,7 @@ public final class IngestService: Sendable {
             }
             var recorded = original
             recorded.sha256 = staged.sha256
-            // Offsets of the bytes as stored (the C-STORE path built them behind a new header: read them again).
-            let located = file.pixelDataLocation != nil ? file : ((try? DicomFile.read(bytes)) ?? file)
-            (recorded.frames, recorded.headerLength) = FrameLocator.layout(of: located)
+            (recorded.frames, recorded.headerLength) = FrameLocator.layout(of: file)
             let outcome: RecordOutcome
             do {
                 outcome = try index.record(attributes, original: recorded, receivedAt: clock())
