@@ -17,19 +17,21 @@ public enum HTTPService {
     public static func application(store: DataStore, ingest: IngestService, policies: PolicyStore, host: String, port: Int,
                                    logger: Logger) throws -> some ApplicationProtocol {
         let network = policies.current.network
+        // A client that sends nothing for a minute is cut off rather than holding a connection forever.
+        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(60)))
         let server: HTTPServerBuilder
         let scheme: String
         if let tls = network.tls {
             do {
                 let certificates = try NIOSSLCertificate.fromPEMFile(tls.certificate).map { NIOSSLCertificateSource.certificate($0) }
                 let key = try NIOSSLPrivateKey(file: tls.key, format: .pem)
-                server = try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(certificateChain: certificates, privateKey: .privateKey(key)))
+                server = try .tls(http1, tlsConfiguration: .makeServerConfiguration(certificateChain: certificates, privateKey: .privateKey(key)))
                 scheme = "https"
             } catch {
                 throw ConfigurationProblem(description: "network.yaml http_tls: cannot use \(tls.certificate) and \(tls.key): \(error)")
             }
         } else if network.httpPlain {
-            server = .http1()
+            server = http1
             scheme = "http"
         } else {
             throw ConfigurationProblem(description: "network.yaml names no http_tls certificate and key, and http_plain is not true: "
@@ -50,7 +52,7 @@ public enum HTTPService {
 
         let qido = QIDO(store: store)
         let wado = WADO(store: store, policies: policies)
-        let stow = STOW(ingest: ingest)
+        let stow = STOW(ingest: ingest, policies: policies)
         let web = router.group("dicom-web")
         web.get("studies") { request, _ in try await qido.search(request, level: .study) }
         web.get("series") { request, _ in try await qido.search(request, level: .series) }

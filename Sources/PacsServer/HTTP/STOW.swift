@@ -11,6 +11,7 @@ struct STOW {
     static let maximumPartSize = 2 << 30
 
     let ingest: IngestService
+    let policies: PolicyStore
 
     func store(_ request: Request, user: UsersPolicy.User, study: String?) async throws -> Response {
         guard user.role != .referring else {
@@ -21,11 +22,21 @@ struct STOW {
               let boundary = parameters["boundary"], !boundary.isEmpty else {
             throw HTTPError(.unsupportedMediaType, message: "send multipart/related; type=\"application/dicom\" with a boundary")
         }
-        var reader = MultipartReader(boundary: boundary, maximumPartSize: Self.maximumPartSize)
+        let limit = policies.current.network.httpMaxUpload
+        // A body announced too large is refused before any of it is read or stored.
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw HTTPError(.contentTooLarge, message: "the body is larger than network.yaml's http_max_upload (\(limit) bytes)")
+        }
+        var reader = MultipartReader(boundary: boundary, maximumPartSize: min(Self.maximumPartSize, limit))
         var referenced: [Item] = []
         var failed: [Item] = []
+        var received = 0
         do {
             for try await chunk in request.body {
+                received += chunk.readableBytes
+                guard received <= limit else {
+                    throw HTTPError(.contentTooLarge, message: "the body is larger than network.yaml's http_max_upload (\(limit) bytes)")
+                }
                 for part in try reader.feed(chunk) {
                     let (item, ok) = await store(part, study: study, base: WADO.baseURL(request))
                     if ok { referenced.append(item) } else { failed.append(item) }

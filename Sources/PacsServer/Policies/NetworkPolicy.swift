@@ -1,3 +1,5 @@
+import Tiering
+
 /// Who we are on the DICOM network and who may talk to us (`Policies/network.yaml`).
 public struct NetworkPolicy: Sendable, Equatable {
     public var aeTitle: String
@@ -9,11 +11,14 @@ public struct NetworkPolicy: Sendable, Equatable {
     public var tls: (certificate: String, key: String)?
     /// Plain HTTP is served only when the policy says so (development); otherwise HTTPS or nothing.
     public var httpPlain: Bool
+    /// The largest STOW-RS body accepted, in bytes.
+    public var httpMaxUpload: Int
 
     public static func == (lhs: NetworkPolicy, rhs: NetworkPolicy) -> Bool {
         lhs.aeTitle == rhs.aeTitle && lhs.dicomPort == rhs.dicomPort && lhs.httpPort == rhs.httpPort
             && lhs.acceptUnknownCallers == rhs.acceptUnknownCallers && lhs.remoteAEs == rhs.remoteAEs
             && lhs.tls?.certificate == rhs.tls?.certificate && lhs.tls?.key == rhs.tls?.key && lhs.httpPlain == rhs.httpPlain
+            && lhs.httpMaxUpload == rhs.httpMaxUpload
     }
 
     public func remote(_ title: String) -> RemoteAE? {
@@ -102,9 +107,15 @@ extension NetworkPolicy {
             if let certificate, let key { tls = (certificate, key) }
         }
         let httpPlain = yaml.bool("http_plain", default: false)
+        var maxUpload = 4 << 30
+        if let text = yaml.string("http_max_upload") {
+            if let bytes = Quantity.bytes(text), bytes > 0 { maxUpload = Int(bytes) } else {
+                yaml.problem("http_max_upload", "\"\(text)\" is not a size: write e.g. 2GB")
+            }
+        }
         yaml.finish()
         return NetworkPolicy(aeTitle: aeTitle, dicomPort: dicomPort, httpPort: httpPort, acceptUnknownCallers: acceptUnknown,
-                             remoteAEs: remotes, tls: tls, httpPlain: httpPlain)
+                             remoteAEs: remotes, tls: tls, httpPlain: httpPlain, httpMaxUpload: maxUpload)
     }
 
     static func isAETitle(_ text: String) -> Bool {
