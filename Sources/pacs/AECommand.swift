@@ -19,11 +19,9 @@ struct AECommand: ParsableCommand {
             guard let role = RemoteRole(rawValue: role) else {
                 throw ValidationError("role must be one of \(RemoteRole.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            do {
+            try CLIError.reporting {
                 try PolicyListEditor.remoteAEs(in: global.policyFolder)
                     .add([("title", title), ("host", host), ("port", "\(port)"), ("role", role.rawValue)] + (version.map { [("version", $0)] } ?? []))
-            } catch {
-                throw CLIError("\(error)")
             }
             Output.line("added \(title) (\(role.rawValue), \(host):\(port))")
         }
@@ -35,10 +33,8 @@ struct AECommand: ParsableCommand {
         @Argument(help: "The AE title.") var title: String
 
         func run() throws {
-            do {
+            try CLIError.reporting {
                 try PolicyListEditor.remoteAEs(in: global.policyFolder).remove(title)
-            } catch {
-                throw CLIError("\(error)")
             }
             Output.line("removed \(title)")
         }

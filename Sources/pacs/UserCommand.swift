@@ -20,11 +20,9 @@ struct UserCommand: ParsableCommand {
             guard let password = Self.readPassword(prompt: "Password for \(name): "), !password.isEmpty else {
                 throw CLIError("no password given")
             }
-            do {
+            try CLIError.reporting {
                 try PolicyListEditor.users(in: global.policyFolder)
                     .add([("name", name), ("role", role.rawValue), ("password", PasswordHash(password: password).encoded)])
-            } catch {
-                throw CLIError("\(error)")
             }
             Output.line("added \(name) (\(role.rawValue))")
         }
@@ -52,10 +50,8 @@ struct UserCommand: ParsableCommand {
         @Argument(help: "The user name.") var name: String
 
         func run() throws {
-            do {
+            try CLIError.reporting {
                 try PolicyListEditor.users(in: global.policyFolder).remove(name)
-            } catch {
-                throw CLIError("\(error)")
             }
             Output.line("removed \(name)")
         }
