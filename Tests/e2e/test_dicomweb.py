@@ -1371,3 +1371,62 @@ def test_the_stow_access_log_reveals_no_patient_names(stow_web: Web, stowed: req
     assert any(e["method"] == "POST" and e["path"] == "/dicom-web/studies" and e.get("user") == "reader"
                for e in log_entries(stow_web))
     assert_log_reveals_nothing(stow_web)
+
+
+# --------------------------------------------------------------------------
+# Rendered and thumbnails
+# --------------------------------------------------------------------------
+
+def voi_lut(ds: pydicom.Dataset, center: float, width: float) -> np.ndarray:
+    """The picture a viewer shows: Modality LUT, linear VOI window (PS3.3 C.11.2.1.2.1), MONOCHROME1 inverted."""
+    values = ds.pixel_array.astype(np.float64) * float(getattr(ds, "RescaleSlope", 1)) + float(getattr(ds, "RescaleIntercept", 0))
+    lower, upper = center - 0.5 - (width - 1) / 2, center - 0.5 + (width - 1) / 2
+    levels = np.where(values <= lower, 0.0, np.where(values > upper, 255.0, ((values - (center - 0.5)) / (width - 1) + 0.5) * 255))
+    picture = np.rint(levels).astype(np.uint8)
+    return 255 - picture if ds.PhotometricInterpretation == "MONOCHROME1" else picture
+
+
+@pytest.mark.parametrize("name, window", [("ct_explicit_le.dcm", (40, 400)), ("cr_explicit_be.dcm", (512, 1024)),
+                                          ("mr_explicit_le.dcm", None)])
+def test_rendered_png_equals_the_reference_rendering(web: Web, name: str, window):
+    """/rendered as PNG applies the rescale, the window (asked for, else the dataset's own) and MONOCHROME1
+    inversion: the pixels equal a rendering of pydicom's decoding within rounding."""
+    from PIL import Image
+    source = BY_NAME[name]
+    ds = source_dataset(source)
+    params = {"window": f"{window[0]},{window[1]},linear"} if window else {}
+    response = web.get(f"{instance_path(source)}/rendered", params=params, headers={"Accept": "image/png"})
+    assert response.status_code == 200, response.text[:300]
+    assert response.headers["Content-Type"] == "image/png"
+    got = np.asarray(Image.open(io.BytesIO(response.content)))
+    center, width = window if window else (float(ds.WindowCenter if not isinstance(ds.WindowCenter, pydicom.multival.MultiValue) else ds.WindowCenter[0]),
+                                           float(ds.WindowWidth if not isinstance(ds.WindowWidth, pydicom.multival.MultiValue) else ds.WindowWidth[0]))
+    expected = voi_lut(ds, center, width)
+    assert got.shape == expected.shape
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_a_thumbnail_is_small_jpeg_made_from_a_small_level(web: Web):
+    """/thumbnail is a JPEG no larger than 128 pixels; for a reading user on an unread study it comes from
+    V1 (the only version released), and the response says which version and level it used."""
+    from PIL import Image
+    source = BY_NAME["cr_explicit_be.dcm"]
+    response = web.get(f"{instance_path(source)}/thumbnail", params={"viewport": "64,64"})
+    assert response.status_code == 200, response.text[:300]
+    assert response.headers["Content-Type"] == "image/jpeg"
+    picture = Image.open(io.BytesIO(response.content))
+    assert max(picture.size) <= 64
+    assert response.headers["X-Strata-Source"].startswith("V1")
+
+
+def test_a_thumbnail_for_whom_lossy_versions_are_released_decodes_a_small_level_of_one(web: Web):
+    """For a user who may have the lossy versions (an admin here), a thumbnail is decoded from a 64-128 pixel
+    resolution level of V2 or V3, never from the original."""
+    from PIL import Image
+    source = BY_NAME["cr_explicit_be.dcm"]
+    web.pacs.wait_until_derived(source.sop_instance_uid)
+    response = web.get(f"{instance_path(source)}/thumbnail", params={"viewport": "64,64"}, user="admin")
+    assert response.status_code == 200, response.text[:300]
+    used = response.headers["X-Strata-Source"]
+    assert used.split()[0] in ("V2", "V3") and "level" in used, used
+    assert max(Image.open(io.BytesIO(response.content)).size) <= 64
