@@ -66,6 +66,8 @@ struct MultipartReader {
     private let delimiter: [UInt8]
     private let maximumPartSize: Int
     private var buffer: [UInt8] = []
+    /// Where the next delimiter search starts: bytes before it are known to hold none.
+    private var scanned = 0
     private var started = false
     private(set) var finished = false
 
@@ -80,16 +82,25 @@ struct MultipartReader {
     mutating func feed(_ bytes: ByteBuffer) throws -> [Part] {
         buffer.append(contentsOf: bytes.readableBytesView)
         var parts: [Part] = []
-        while !finished, let index = find(delimiter, in: buffer) {
+        // Without a delimiter in the new bytes, the next search resumes where this one could not match.
+        var resume = max(0, buffer.count - delimiter.count)
+        while !finished, let index = find(delimiter, in: buffer, from: scanned) {
+            guard index <= maximumPartSize + 1024 else { throw Problem.tooLarge(maximumPartSize) }
             let content = Array(buffer[..<index])
             let after = index + delimiter.count
-            guard buffer.count >= after + 2 else { break }
+            guard buffer.count >= after + 2 else {
+                resume = index  // the delimiter's last two bytes are still to come
+                break
+            }
             let closing = buffer[after] == UInt8(ascii: "-") && buffer[after + 1] == UInt8(ascii: "-")
             if started { parts.append(try parse(content)) }
             started = true
             buffer.removeSubrange(..<(after + 2))
+            scanned = 0
+            resume = max(0, buffer.count - delimiter.count)
             if closing { finished = true }
         }
+        scanned = resume
         if buffer.count > maximumPartSize + delimiter.count { throw Problem.tooLarge(maximumPartSize) }
         return parts
     }
@@ -108,9 +119,9 @@ struct MultipartReader {
         return Part(headers: headers, body: Array(content[(end + 4)...]))
     }
 
-    private func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+    private func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int = 0) -> Int? {
         guard haystack.count >= needle.count, let first = needle.first else { return nil }
-        var index = 0
+        var index = start
         let last = haystack.count - needle.count
         return haystack.withUnsafeBufferPointer { bytes in
             while index <= last {
