@@ -119,16 +119,22 @@ struct MultipartReader {
         return Part(headers: headers, body: Array(content[(end + 4)...]))
     }
 
+    /// The first occurrence of `needle` at or after `start`: memchr for its first byte, memcmp for the rest.
     private func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int = 0) -> Int? {
-        guard haystack.count >= needle.count, let first = needle.first else { return nil }
-        var index = start
-        let last = haystack.count - needle.count
-        return haystack.withUnsafeBufferPointer { bytes in
-            while index <= last {
-                if bytes[index] == first, (1..<needle.count).allSatisfy({ bytes[index + $0] == needle[$0] }) { return index }
-                index += 1
+        guard start >= 0, haystack.count - start >= needle.count, let first = needle.first else { return nil }
+        return haystack.withUnsafeBytes { bytes -> Int? in
+            needle.withUnsafeBytes { pattern -> Int? in
+                let base = bytes.baseAddress!
+                var position = start
+                let last = bytes.count - pattern.count
+                while position <= last {
+                    guard let hit = memchr(base + position, Int32(first), last - position + 1) else { return nil }
+                    let index = UnsafeRawPointer(hit) - base
+                    if memcmp(hit, pattern.baseAddress!, pattern.count) == 0 { return index }
+                    position = index + 1
+                }
+                return nil
             }
-            return nil
         }
     }
 }
