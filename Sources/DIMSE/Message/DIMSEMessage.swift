@@ -80,7 +80,6 @@ public enum Status {
     public static let cancel: UInt16 = 0xFE00
     public static let warningSubOperations: UInt16 = 0xB000
     public static let duplicateSOPInstance: UInt16 = 0x0111
-    public static let noSuchSOPClass: UInt16 = 0x0118
     public static let outOfResources: UInt16 = 0xA700
     public static let outOfResourcesSubOperations: UInt16 = 0xA702
     public static let moveDestinationUnknown: UInt16 = 0xA801
@@ -88,5 +87,4 @@ public enum Status {
     public static let identifierDoesNotMatchSOPClass: UInt16 = 0xA900
     public static let cannotUnderstand: UInt16 = 0xC000
     public static let unableToProcess: UInt16 = 0xC001
-    public static let subOperationsFailed: UInt16 = 0xA702
 }
