@@ -28,7 +28,7 @@ struct Rendered {
         let png = Self.wantsPNG(request.headers[.accept])
         // A series or study renders as its middle image.
         let instance = instances[instances.count / 2]
-        let status = try await studyStatus(instance.studyInstanceUID)
+        let status = try studyStatus(instance.studyInstanceUID)
         let source = try choose(instance, viewport: viewport, user: user, status: status)
         let store = self.store
         let image = try await Blocking.run { () throws -> RenderedImage in
@@ -82,13 +82,8 @@ struct Rendered {
         return (byQuality[0], nil)
     }
 
-    private func studyStatus(_ study: String) async throws -> Int {
-        let index = store.index
-        return try await Blocking.run {
-            var query = IndexQuery()
-            query.studyInstanceUIDs = [study]
-            return try index.studies(matching: query).first?.status ?? 1
-        }
+    private func studyStatus(_ study: String) throws -> Int {
+        try store.index.status(studyInstanceUID: study) ?? 1
     }
 
     static func wantsPNG(_ accept: String?) -> Bool {

@@ -24,9 +24,11 @@ struct WADO {
         if let instance { query.sopInstanceUIDs = [instance] }
         let index = store.index
         let wanted = query
-        let (found, studies) = try await Blocking.run { (try index.instances(matching: wanted), try index.studies(matching: wanted)) }
-        guard !found.isEmpty, let summary = studies.first else { throw HTTPError(.notFound, message: "no such \(instance != nil ? "instance" : series != nil ? "series" : "study")") }
-        if checkV1 { try AccessGate(policies: policies).check(user: user, status: summary.status, version: "V1") }
+        // One instance is a quick indexed read, done in place; a series or study goes to the blocking pool.
+        let lookUp = { @Sendable () throws -> ([InstanceSummary], Int?) in (try index.instances(matching: wanted), try index.status(studyInstanceUID: study)) }
+        let (found, status) = instance != nil ? try lookUp() : try await Blocking.run(lookUp)
+        guard !found.isEmpty, let status else { throw HTTPError(.notFound, message: "no such \(instance != nil ? "instance" : series != nil ? "series" : "study")") }
+        if checkV1 { try AccessGate(policies: policies).check(user: user, status: status, version: "V1") }
         return found
     }
 
@@ -119,6 +121,11 @@ struct WADO {
         }
         let mediaType = Self.frameMediaType(request.headers[.accept])
         let store = self.store
+        // Native frames at known offsets are a read of just their bytes: done in place.
+        if mediaType == "application/octet-stream", let original = instance.files.first(where: { $0.variant == IngestService.originalVariant }),
+           original.frames != nil, TransferSyntax(uid: original.transferSyntaxUID)?.encapsulated == false {
+            return Multipart.response(try Self.nativeFrames(of: instance, store: store, only: numbers), type: mediaType)
+        }
         let parts: [[UInt8]] = try await Blocking.run {
             switch mediaType {
             case "image/jls":

@@ -217,6 +217,8 @@ public protocol ImageIndex: Sendable {
     func changeStatus(studyInstanceUID: String, to status: DiagnosisStatus, by user: String, reason: String?,
                       allowBackwards: Bool, now: Double) throws -> StatusChange
     func statusHistory(studyInstanceUID: String) throws -> [StatusChange]
+    /// A study's diagnosis status (1 unread ... 5 report); nil for an unknown study.
+    func status(studyInstanceUID: String) throws -> Int?
 
     // The derivation queue (persisted, so a restart resumes it).
     /// Takes the most urgent pending job for `owner`; nil when none is pending.

@@ -79,6 +79,10 @@ public final class SQLiteIndex: ImageIndex {
         }
     }
 
+    public func status(studyInstanceUID: String) throws -> Int? {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT status FROM study WHERE uid = ?", arguments: [studyInstanceUID]) }
+    }
+
     public func statusHistory(studyInstanceUID: String) throws -> [StatusChange] {
         try pool.read { db in
             try Row.fetchAll(db, sql: """
