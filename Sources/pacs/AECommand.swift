@@ -48,9 +48,7 @@ struct AECommand: ParsableCommand {
         func run() throws {
             let network = try global.loadPolicies().current.network
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                Output.line(String(decoding: try encoder.encode(network.remoteAEs), as: UTF8.self))
+                try Output.json(network.remoteAEs)
                 return
             }
             Output.line("we are \(network.aeTitle) on DICOM port \(network.dicomPort); unknown callers \(network.acceptUnknownCallers ? "accepted" : "refused")")

@@ -58,9 +58,7 @@ struct List: ParsableCommand {
 
     private func print<Row: Encodable>(_ rows: [Row], json: Bool, header: [String], columns: (Row) -> [String]) throws {
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            Output.line(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            try Output.json(rows)
             return
         }
         let table = [header] + rows.map(columns)

@@ -18,9 +18,7 @@ struct Verify: ParsableCommand {
         let store = try global.openStore(policies: try global.loadPolicies(), recover: false)
         let report = try Verifier(index: store.index, tiers: store.tiers).run(repair: repair)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            Output.line(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try Output.json(report)
         } else {
             for line in report.recovered { Output.line("recovered: \(line)") }
             for line in report.repaired { Output.line("repaired: \(line)") }

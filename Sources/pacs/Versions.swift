@@ -36,9 +36,7 @@ struct Versions: ParsableCommand {
         }
         let listing = Listing(sopInstanceUID: sopInstanceUID, derivation: derivation.state, versions: files, missing: missing)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            Output.line(String(decoding: try encoder.encode(listing), as: UTF8.self))
+            try Output.json(listing)
             return
         }
         for file in files {

@@ -147,14 +147,12 @@ public enum AssociationError: Error, Equatable, Sendable, CustomStringConvertibl
     case closed
     case rejected(AssociateReject)
     case aborted(Abort)
-    case noContext(String)
 
     public var description: String {
         switch self {
         case .closed: return "the association closed"
         case let .rejected(reject): return "association rejected: \(reject)"
         case let .aborted(abort): return "association aborted (source \(abort.source), reason \(abort.reason))"
-        case let .noContext(what): return "no accepted presentation context for \(what)"
         }
     }
 }

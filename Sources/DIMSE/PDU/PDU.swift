@@ -125,11 +125,9 @@ public struct AssociateReject: Equatable, Sendable, Error, CustomStringConvertib
         self.reason = reason
     }
 
-    public static let noReasonGiven = AssociateReject(source: 1, reason: 1)
     public static let applicationContextNotSupported = AssociateReject(source: 1, reason: 2)
     public static let callingAENotRecognized = AssociateReject(source: 1, reason: 3)
     public static let calledAENotRecognized = AssociateReject(source: 1, reason: 7)
-    public static let protocolVersionNotSupported = AssociateReject(source: 2, reason: 2)
 
     public var description: String {
         switch (source, reason) {
