@@ -8,8 +8,10 @@ struct AccessGate {
     func check(user: UsersPolicy.User, status: Int, version: String) throws {
         let diagnosis = DiagnosisStatus(rawValue: status) ?? .unread
         let decision = policies.current.access.decide(role: user.role, status: diagnosis, version: version)
-        guard decision.allowed else {
-            throw HTTPError(.forbidden, message: "\(version) of a study that is \(diagnosis.name) is not released to \(user.role.rawValue) users (\(decision.rule))")
-        }
+        guard decision.allowed else { throw Self.refusal(version, status: diagnosis, user: user, rule: decision.rule) }
+    }
+
+    static func refusal(_ version: String, status: DiagnosisStatus, user: UsersPolicy.User, rule: String) -> HTTPError {
+        HTTPError(.forbidden, message: "\(version) of a study that is \(status.name) is not released to \(user.role.rawValue) users (\(rule))")
     }
 }

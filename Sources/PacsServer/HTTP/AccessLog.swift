@@ -71,7 +71,7 @@ final class AccessLogFile: Sendable {
     private let handle: Mutex<FileHandle?>
 
     init(url: URL) {
-        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
         let file = try? FileHandle(forWritingTo: url)
         _ = try? file?.seekToEnd()
         handle = Mutex(file)

@@ -98,6 +98,49 @@ public enum HTTPService {
             try await status.set(request, study: context.parameters.require("study"), context: context)
         }
 
+        let diagnostic = DiagnosticAPI(store: store)
+        router.get("api/v1/studies/:study/diagnostic") { request, context in try await diagnostic.get(request, study: context.parameters.require("study")) }
+        router.post("api/v1/studies/:study/notes") { request, context in
+            try await diagnostic.note(request, study: context.parameters.require("study"), item: nil, context: context)
+        }
+        router.put("api/v1/studies/:study/notes/:item") { request, context in
+            try await diagnostic.note(request, study: context.parameters.require("study"), item: context.parameters.require("item"), context: context)
+        }
+        router.delete("api/v1/studies/:study/notes/:item") { request, context in
+            try await diagnostic.note(request, study: context.parameters.require("study"), item: context.parameters.require("item"), retract: true, context: context)
+        }
+        router.post("api/v1/studies/:study/annotations") { request, context in
+            try await diagnostic.annotation(request, study: context.parameters.require("study"), item: nil, context: context)
+        }
+        router.put("api/v1/studies/:study/annotations/:item") { request, context in
+            try await diagnostic.annotation(request, study: context.parameters.require("study"), item: context.parameters.require("item"), context: context)
+        }
+        router.delete("api/v1/studies/:study/annotations/:item") { request, context in
+            try await diagnostic.annotation(request, study: context.parameters.require("study"), item: context.parameters.require("item"), retract: true, context: context)
+        }
+        router.put("api/v1/studies/:study/report") { request, context in
+            try await diagnostic.report(request, study: context.parameters.require("study"), context: context)
+        }
+
+        let versions = VersionsAPI(store: store, policies: policies)
+        for scope in [VersionsAPI.Scope.studies, .series, .instances] {
+            router.get(RouterPath("api/v1/\(scope.rawValue)/:\(scope.parameter)/versions")) { _, context in
+                try await versions.list(scope, context.parameters.require(scope.parameter), user: try context.user)
+            }
+        }
+        for scope in [VersionsAPI.Scope.studies, .series] {
+            router.get(RouterPath("api/v1/\(scope.rawValue)/:\(scope.parameter)/frames")) { request, context in
+                try await versions.frames(request, scope, context.parameters.require(scope.parameter), user: try context.user)
+            }
+        }
+        router.get("api/v1/instances/:sop") { request, context in
+            try await versions.object(request, sop: context.parameters.require("sop"), user: try context.user)
+        }
+        router.get("api/v1/instances/:sop/frames/:frame") { request, context in
+            guard let number = Int(try context.parameters.require("frame")) else { throw HTTPError(.badRequest, message: "frames are numbered from 1") }
+            return try await versions.frame(request, sop: context.parameters.require("sop"), number: number, user: try context.user)
+        }
+
         web.post("studies") { request, context in try await stow.store(request, user: try context.user, study: nil) }
         web.post("studies/:study") { request, context in
             try await stow.store(request, user: try context.user, study: context.parameters.require("study"))
@@ -107,6 +150,16 @@ public enum HTTPService {
                            onServerRunning: { channel in
                                logger.info("HTTP listening on \(host):\(channel.localAddress?.port ?? port) (\(scheme))")
                            }, logger: logger)
+    }
+
+    /// A value as JSON with snake_case keys, the API's style.
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
 
     static func json(_ text: String) -> Response {

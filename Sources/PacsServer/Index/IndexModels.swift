@@ -219,6 +219,11 @@ public protocol ImageIndex: Sendable {
     func statusHistory(studyInstanceUID: String) throws -> [StatusChange]
     /// A study's diagnosis status (1 unread ... 5 report); nil for an unknown study.
     func status(studyInstanceUID: String) throws -> Int?
+    /// Records a revision of a note, annotation or report (a new item when `entry.item` is empty) and raises
+    /// the study's status to the kind's, in one transaction; returns the entry as recorded.
+    func addDiagnostic(_ entry: DiagnosticEntry, studyInstanceUID: String) throws -> DiagnosticEntry
+    /// A study's diagnostic information: the latest revision of each item, or every revision with `history`.
+    func diagnostics(studyInstanceUID: String, history: Bool) throws -> [DiagnosticEntry]
 
     // The derivation queue (persisted, so a restart resumes it).
     /// Takes the most urgent pending job for `owner`; nil when none is pending.

@@ -112,6 +112,22 @@ enum IndexSchema {
             }
             try db.create(index: "derivation_job_state", on: "derivation_job", columns: ["state", "priority"])
         }
+        migrator.registerMigration("v2: diagnostic information (notes, annotations, report), versioned") { db in
+            // One row per revision of an item; the latest revision of each item is its current content.
+            try db.create(table: "diagnostic") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("study_ref", .integer).notNull().references("study")
+                t.column("item", .text).notNull()
+                t.column("kind", .text).notNull()
+                t.column("revision", .integer).notNull()
+                t.column("sop_instance_uid", .text)
+                t.column("frame", .integer)
+                t.column("body", .text)
+                t.column("author", .text).notNull()
+                t.column("at", .double).notNull()
+                t.uniqueKey(["study_ref", "item", "revision"])
+            }
+        }
         return migrator
     }
 }

@@ -4,7 +4,7 @@ import GRDB
 /// The index in SQLite (WAL, full synchronous commits) through GRDB. All SQL of the index lives here,
 /// written in the portable subset (no SQLite-only functions), so another database can follow.
 public final class SQLiteIndex: ImageIndex {
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     public init(path: String) throws {
         var configuration = Configuration()

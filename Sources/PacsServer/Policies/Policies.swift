@@ -8,8 +8,9 @@ public struct Policies: Sendable, Equatable {
     public var tiering: TieringPolicy
     public var network: NetworkPolicy
     public var users: UsersPolicy
+    public var delivery: DeliveryPolicy
 
-    public static let fileNames = ["compression.yaml", "access.yaml", "tiering.yaml", "network.yaml", "users.yaml"]
+    public static let fileNames = ["compression.yaml", "access.yaml", "tiering.yaml", "network.yaml", "users.yaml", "delivery.yaml"]
 
     /// Reads and validates a policy folder; on any problem returns all of them and no policies.
     public static func load(from folder: URL) -> Result<Policies, PolicyErrors> {
@@ -27,7 +28,8 @@ public struct Policies: Sendable, Equatable {
         let tiering = TieringPolicy.read(reader("tiering.yaml"), versions: versions)
         let network = NetworkPolicy.read(reader("network.yaml"), versions: versions)
         let users = UsersPolicy.read(reader("users.yaml"))
+        let delivery = DeliveryPolicy.read(reader("delivery.yaml"), versions: versions)
         guard log.problems.isEmpty else { return .failure(PolicyErrors(problems: log.problems)) }
-        return .success(Policies(compression: compression, access: access, tiering: tiering, network: network, users: users))
+        return .success(Policies(compression: compression, access: access, tiering: tiering, network: network, users: users, delivery: delivery))
     }
 }

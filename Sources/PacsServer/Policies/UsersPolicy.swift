@@ -6,6 +6,8 @@ public struct UsersPolicy: Sendable, Equatable {
         public var name: String
         public var role: Role
         public var passwordHash: PasswordHash
+        /// Where the user usually works (delivery.yaml places); a request may say otherwise.
+        public var place: String? = nil
     }
 
     public var users: [User]
@@ -34,8 +36,12 @@ extension UsersPolicy {
             if hash == nil, !hashText.isEmpty {
                 entry.problem("password", "is not a pbkdf2-sha256 hash: set passwords with `pacs user add`, never in clear text")
             }
+            let place = entry.string("place")
+            if let place, !DeliveryPolicy.places.contains(place) {
+                entry.problem("place", "\"\(place)\" is not a place: use \(DeliveryPolicy.places.joined(separator: ", "))")
+            }
             entry.finish()
-            if let role, let hash, !name.isEmpty { users.append(User(name: name, role: role, passwordHash: hash)) }
+            if let role, let hash, !name.isEmpty { users.append(User(name: name, role: role, passwordHash: hash, place: place)) }
         }
         var lifetime = 900.0
         if let text = yaml.string("token_lifetime") {

@@ -127,6 +127,13 @@ final class YAMLReader {
         }
     }
 
+    /// One name or a list of names (`role: reading` or `role: [reading, admin]`); empty when absent.
+    func names(_ key: String) -> [String] {
+        guard let node = value(key) else { return [] }
+        if case let .scalar(scalar) = node { return [scalar.string] }
+        return strings(key) ?? []
+    }
+
     func reader(for item: (path: String, node: Node)) -> YAMLReader {
         YAMLReader(file: file, path: item.path, node: item.node, report: report)
     }
