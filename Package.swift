@@ -40,7 +40,9 @@ let package = Package(
         // Pixel codecs and fidelity metrics.
         .target(name: "Codecs", dependencies: ["DICOM", "CCharLS", "COpenJPEG", "CJPEG", "CJPEGShim", "CZlib"]),
         // Storage tiers: durable file placement, hashing, later migration, recall and prefetch.
-        .target(name: "Tiering", dependencies: ["CCrypto"]),
+        // Linux calls glibc hides behind _GNU_SOURCE (syncfs, copy_file_range), for the tier mover.
+        .target(name: "CFileSystem"),
+        .target(name: "Tiering", dependencies: ["CCrypto", "CFileSystem"]),
         // Ingest, index, policies and the services of `pacs`.
         .target(name: "PacsServer", dependencies: [
             "DICOM", "DIMSE", "Codecs", "Tiering", "CCrypto",

@@ -17,8 +17,11 @@ public final class DataStore: Sendable {
         archive = TierDirectory(name: "archive", root: TieringPolicy.resolve(tiering.archivePath, dataFolder: self.folder))
         try DurableFile.makeDirectory(fast.incomingRoot)
         try fast.prepareFanOut()
+        // An archive inside the data folder is ours to create; one elsewhere is a mount that must be there.
+        if !tiering.archivePath.hasPrefix("/") { try DurableFile.makeDirectory(archive.root) }
         index = try SQLiteIndex(path: self.folder.appendingPathComponent("index.sqlite").path)
         stagingSession.tier = fast
+        archiveStaging.tier = archive
     }
 
     /// Finishes or rolls back abandoned ingests on every tier.
@@ -33,6 +36,7 @@ public final class DataStore: Sendable {
         get throws { try stagingSession.get() }
     }
     private let stagingSession = LazyStaging()
+    private let archiveStaging = LazyStaging()
 
     public func tier(named name: String) -> TierDirectory {
         name == archive.name ? archive : fast
@@ -40,17 +44,59 @@ public final class DataStore: Sendable {
 
     /// The bytes of a stored file, from its tier.
     public func read(_ file: StoredFile) throws -> [UInt8] {
-        try DurableFile.read(tier(named: file.tier).url(for: file.path))
+        try fromEitherTier(file) { try DurableFile.read($0) }
     }
 
     /// Part of a stored file: a frame, or the header before the pixel data.
     public func read(_ file: StoredFile, offset: Int, length: Int) throws -> [UInt8] {
-        try DurableFile.read(tier(named: file.tier).url(for: file.path), offset: offset, length: length)
+        try fromEitherTier(file) { try DurableFile.read($0, offset: offset, length: length) }
+    }
+
+    /// Reads from the copy the caller was told of, or, when the mover has just switched it to the other tier
+    /// (the path is the same on both), from there: a read during a move never fails. Reading an archived copy
+    /// tells `archiveReads` (which recalls it, when the policy says so).
+    private func fromEitherTier(_ file: StoredFile, _ read: (URL) throws -> [UInt8]) throws -> [UInt8] {
+        let primary = tier(named: file.tier)
+        do {
+            let bytes = try read(primary.url(for: file.path))
+            if primary.name == archive.name { archiveReads.notify(file.path) }
+            return bytes
+        } catch StoreError.missing {
+            let other = primary.name == fast.name ? archive : fast
+            let bytes = try read(other.url(for: file.path))
+            if other.name == archive.name { archiveReads.notify(file.path) }
+            return bytes
+        }
+    }
+
+    /// Told the path of every archived file read.
+    public let archiveReads = ArchiveReadObserver()
+
+    /// The mover for this store, with the tiering policy in force.
+    public func mover(policy: TieringPolicy) -> TierMover {
+        let (fastStaging, archiveStaging) = (stagingSession, self.archiveStaging)
+        let archiveName = archive.name
+        return TierMover(catalog: index, fast: fast, archive: archive, policy: policy, lockURL: folder.appendingPathComponent("tiering.lock"),
+                         staging: { tier in try tier.name == archiveName ? archiveStaging.get() : fastStaging.get() })
     }
 
     /// An ingest service writing through this process's staging folder; `onStored` runs after each new instance.
     public func ingestService(onStored: (@Sendable () -> Void)? = nil) throws -> IngestService {
         IngestService(index: index, fast: fast, staging: try staging, onStored: onStored)
+    }
+}
+
+/// Hands the paths of archived files that were read to whoever listens (the tiering service's recall).
+public final class ArchiveReadObserver: @unchecked Sendable {
+    private let lock = NSLock()
+    private var listener: (@Sendable (String) -> Void)?
+
+    public func listen(_ listener: @escaping @Sendable (String) -> Void) {
+        lock.withLock { self.listener = listener }
+    }
+
+    func notify(_ path: String) {
+        lock.withLock { listener }?(path)
     }
 }
 

@@ -1,3 +1,4 @@
+import CFileSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -73,6 +74,40 @@ public enum DurableFile {
         guard unlink(url.path) == 0 || errno == ENOENT else {
             throw StoreError.from(errno: errno, path: url.path, operation: "delete")
         }
+    }
+
+    /// Copies `source` to `destination` (which must not exist) in the kernel, without fsync: the caller
+    /// flushes a whole batch at once with `syncFileSystem`. Returns the bytes copied.
+    public static func copyUnsynced(_ source: URL, to destination: URL) throws -> Int {
+        let input = open(source.path, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw StoreError.from(errno: errno, path: source.path, operation: "open") }
+        defer { close(input) }
+        let output = open(destination.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard output >= 0 else { throw StoreError.from(errno: errno, path: destination.path, operation: "create") }
+        var copied = 0
+        do {
+            while true {
+                let count = strata_copy_file_range(input, output, 1 << 30)
+                if count < 0, errno == EINTR { continue }
+                guard count >= 0 else { throw StoreError.from(errno: errno, path: destination.path, operation: "copy to") }
+                if count == 0 { break }
+                copied += count
+            }
+            guard close(output) == 0 else { throw StoreError.from(errno: errno, path: destination.path, operation: "close") }
+        } catch {
+            close(output)
+            unlink(destination.path)
+            throw error
+        }
+        return copied
+    }
+
+    /// Flushes everything written on the file system holding `url` (data and names): one flush for a batch.
+    public static func syncFileSystem(_ url: URL) throws {
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError.from(errno: errno, path: url.path, operation: "open") }
+        defer { close(fd) }
+        guard strata_syncfs(fd) == 0 else { throw StoreError.from(errno: errno, path: url.path, operation: "sync file system of") }
     }
 
     /// Reads a whole file.

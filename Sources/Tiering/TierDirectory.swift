@@ -53,6 +53,28 @@ public struct TierDirectory: Sendable {
         return StagedFile(stagingURL: staging, relativePath: relativePath, size: bytes.count, sha256: sha256)
     }
 
+    /// Copies a file of another tier into the session's staging folder, not yet flushed (see `publishBatch`).
+    public func stageCopy(of source: URL, as relativePath: String, sha256: String, in session: StagingSession) throws -> StagedFile {
+        let staging = session.folder.appendingPathComponent(StagedFile.stagingName(for: relativePath, token: session.nextToken()))
+        let size = try DurableFile.copyUnsynced(source, to: staging)
+        return StagedFile(stagingURL: staging, relativePath: relativePath, size: size, sha256: sha256)
+    }
+
+    /// Makes a batch of staged copies durable and renames them into place: one file-system flush for the
+    /// data, the renames, one flush for the names.
+    public func publishBatch(_ staged: [StagedFile]) throws {
+        guard !staged.isEmpty else { return }
+        try DurableFile.syncFileSystem(staged[0].stagingURL.deletingLastPathComponent())
+        for file in staged {
+            let destination = url(for: file.relativePath)
+            try DurableFile.makeDirectory(destination.deletingLastPathComponent())
+            guard Glibc.rename(file.stagingURL.path, destination.path) == 0 else {
+                throw StoreError.from(errno: errno, path: destination.path, operation: "rename to")
+            }
+        }
+        try DurableFile.syncFileSystem(root)
+    }
+
     /// Renames a staged file to its place (creating fan-out folders as needed), durably.
     public func publish(_ staged: StagedFile) throws {
         let destination = url(for: staged.relativePath)

@@ -49,10 +49,17 @@ public struct TieringPolicy: Sendable, Equatable {
     public var bandwidth: Int64?
     /// How long a recalled copy stays on the fast tier, in seconds.
     public var recallTTL: TimeInterval
+    /// Whether reading an archived copy also recalls it to the fast tier in the background.
+    public var recallOnRead: Bool
+    /// How long before a scheduled examination the patient's priors are recalled.
+    public var prefetchLead: TimeInterval
+    /// The share of archived files the scrub re-hashes per day (0...1).
+    public var scrubPerDay: Double
     public var rules: [Rule]
 
     public init(fastPath: String, archivePath: String, capacity: Int64?, highWatermark: Double, lowWatermark: Double,
-                variant: Variant, runEvery: TimeInterval, bandwidth: Int64?, recallTTL: TimeInterval, rules: [Rule]) {
+                variant: Variant, runEvery: TimeInterval, bandwidth: Int64?, recallTTL: TimeInterval, recallOnRead: Bool = true,
+                prefetchLead: TimeInterval = 12 * 3_600, scrubPerDay: Double = 0.02, rules: [Rule]) {
         self.fastPath = fastPath
         self.archivePath = archivePath
         self.capacity = capacity
@@ -62,6 +69,9 @@ public struct TieringPolicy: Sendable, Equatable {
         self.runEvery = runEvery
         self.bandwidth = bandwidth
         self.recallTTL = recallTTL
+        self.recallOnRead = recallOnRead
+        self.prefetchLead = prefetchLead
+        self.scrubPerDay = scrubPerDay
         self.rules = rules
     }
 

@@ -49,7 +49,7 @@ struct VersionsAPI {
         var level: Int
         var width: Int
         var height: Int
-        /// Where the level's data ends in the codestream: bytes [0, end) decode to this level.
+        /// Where the level's data ends in the codestream: bytes [0, end) and an EOC marker (FF D9) decode to this level.
         var end: Int
     }
 
@@ -235,14 +235,12 @@ struct VersionsAPI {
         let level = selection.level(sizes: sizes)
         let top = ends.count - 1
         let end = ends[level]
+        // Level k's body is the codestream's bytes up to the end of level k's tile-part, closed with an EOC
+        // marker (OpenJPEG decodes a prefix only so: DOMAIN.md); at the top level that is the whole codestream.
         return FramePart(sopInstanceUID: instance.sopInstanceUID, frame: number, file: file, mediaType: "image/j2c", level: level,
-                         levelCount: ends.count, size: sizes[level], fullLength: ends[top], levelEnd: end,
+                         levelCount: ends.count, size: sizes[level], fullLength: ends[top] + 2, levelEnd: end,
                          nextEnd: level < top ? ends[level + 1] : nil, etag: "\"\(tag)-\(number)-\(level)\"",
-                         read: {
-                             // A prefix cut short decodes only when closed with an EOC marker (DOMAIN.md).
-                             let prefix = try store.read(file, offset: layout.offset, length: end)
-                             return level < top ? prefix + [0xFF, 0xD9] : prefix
-                         })
+                         read: { try store.read(file, offset: layout.offset, length: end) + [0xFF, 0xD9] })
     }
 
     private func v1Part(of instance: InstanceSummary, frame number: Int, accept: String?) throws -> FramePart {

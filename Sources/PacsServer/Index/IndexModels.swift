@@ -1,3 +1,4 @@
+import Tiering
 import DICOM
 
 /// The attributes of one instance that the index keeps, taken from its dataset at ingest.
@@ -205,7 +206,7 @@ public enum RecordOutcome: Sendable, Equatable {
 
 /// The index of patients, studies, series, instances and stored files. The callers see only this
 /// protocol, so an index on another database can stand in for the SQLite one.
-public protocol ImageIndex: Sendable {
+public protocol ImageIndex: TierCatalog {
     /// Records an instance, its original's file and its derivation job in one transaction.
     func record(_ attributes: IndexedAttributes, original: StoredFile, receivedAt: Double) throws -> RecordOutcome
     /// Every stored file of an instance.

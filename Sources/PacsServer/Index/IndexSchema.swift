@@ -128,6 +128,46 @@ enum IndexSchema {
                 t.uniqueKey(["study_ref", "item", "revision"])
             }
         }
+        migrator.registerMigration("v3: tiering journal, events, prefetches; recalled copies expire; scrub dates") { db in
+            try db.alter(table: "stored_file") { t in
+                /// A recalled fast copy is dropped after this time (seconds since 1970); nil for copies that stay.
+                t.add(column: "expires_at", .double)
+                /// When the scrub last re-hashed this copy.
+                t.add(column: "verified_at", .double)
+            }
+            // The mover's journal: one row per step in flight, written before it starts, removed when done.
+            try db.create(table: "tier_transfer") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("instance_ref", .integer).notNull()
+                t.column("version", .text).notNull()
+                t.column("variant", .text).notNull()
+                t.column("path", .text).notNull()
+                t.column("sha256", .text).notNull()
+                t.column("size", .integer).notNull()
+                t.column("kind", .text).notNull()
+                t.column("source", .text).notNull()
+                t.column("destination", .text).notNull()
+                t.column("expires_at", .double)
+                t.column("reason", .text).notNull()
+                t.column("state", .text).notNull()
+            }
+            try db.create(table: "tier_event") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("kind", .text).notNull()
+                t.column("bytes", .integer).notNull()
+                t.column("seconds", .double).notNull()
+                t.column("at", .double).notNull()
+                t.column("detail", .text).notNull()
+            }
+            try db.create(index: "tier_event_at", on: "tier_event", columns: ["at"])
+            try db.create(table: "prefetch") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("patient_id", .text).notNull()
+                t.column("scheduled_at", .double).notNull()
+                t.column("requested_by", .text).notNull()
+                t.column("done_at", .double)
+            }
+        }
         return migrator
     }
 }

@@ -52,7 +52,7 @@ public final class SQLiteIndex: ImageIndex {
     public func files(sopInstanceUID: String) throws -> [StoredFile] {
         try pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT f.* FROM stored_file f JOIN instance i ON f.instance_ref = i.id WHERE i.uid = ? ORDER BY f.version, f.variant, f.tier
+                SELECT f.* FROM stored_file f JOIN instance i ON f.instance_ref = i.id WHERE i.uid = ? ORDER BY f.version, f.variant, f.tier = 'fast' DESC
                 """, arguments: [sopInstanceUID]).map(Self.storedFile)
         }
     }
@@ -318,7 +318,7 @@ public final class SQLiteIndex: ImageIndex {
             let ids = rows.map { $0["id"] as Int64 }
             for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
                 let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                for row in try Row.fetchAll(db, sql: "SELECT * FROM stored_file WHERE instance_ref IN (\(marks)) ORDER BY version, variant, tier",
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM stored_file WHERE instance_ref IN (\(marks)) ORDER BY version, variant, tier = 'fast' DESC",
                                             arguments: StatementArguments(chunk)) {
                     files[row["instance_ref"], default: []].append(Self.storedFile(row))
                 }

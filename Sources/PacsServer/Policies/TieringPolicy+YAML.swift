@@ -1,3 +1,4 @@
+import Foundation
 import Tiering
 
 extension TieringPolicy {
@@ -27,6 +28,15 @@ extension TieringPolicy {
         }()
         let runEvery = duration(yaml, "run_every") ?? 3_600
         let recallTTL = duration(yaml, "recall_ttl") ?? 7 * 86_400
+        let recallOnRead = yaml.bool("recall_on_read", default: true)
+        let prefetchLead = duration(yaml, "prefetch_lead") ?? 12 * 3_600
+        let scrubPerDay = yaml.string("scrub_per_day").flatMap { text -> Double? in
+            guard text.hasSuffix("%"), let percent = Double(text.dropLast().trimmingCharacters(in: .whitespaces)), (0...100).contains(percent) else {
+                yaml.problem("scrub_per_day", "\"\(text)\" is not a percentage: write e.g. 2%")
+                return nil
+            }
+            return percent / 100
+        } ?? 0.02
         let bandwidth = yaml.string("bandwidth").flatMap { text -> Int64? in
             if text == "unlimited" { return nil }
             guard let bytes = Quantity.bytes(text.replacingOccurrences(of: "/s", with: "")), bytes > 0 else {
@@ -65,7 +75,8 @@ extension TieringPolicy {
         yaml.finish()
         return TieringPolicy(fastPath: fastPath, archivePath: archivePath, capacity: capacity, highWatermark: high,
                              lowWatermark: low, variant: variant, runEvery: runEvery, bandwidth: bandwidth,
-                             recallTTL: recallTTL, rules: rules)
+                             recallTTL: recallTTL, recallOnRead: recallOnRead, prefetchLead: prefetchLead, scrubPerDay: scrubPerDay,
+                             rules: rules)
     }
 
     private static func duration(_ yaml: YAMLReader, _ key: String) -> Double? {
