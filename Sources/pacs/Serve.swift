@@ -42,7 +42,9 @@ struct Serve: AsyncParsableCommand {
         let listener = try await DICOMNetwork.listen(host: host, port: port, group: group, negotiator: service.negotiator,
                                                      service: service, logger: Logger(label: "strata.dimse"))
         logger.info("DICOM listening on \(host):\(listener.localAddress?.port ?? port) as \(network.aeTitle)")
-        let http = try HTTPService.application(store: store, ingest: ingest, policies: policies, host: host,
+        let tiering = TieringService(store: store, policies: policies, logger: Logger(label: "strata.tier"))
+        let tieringTask = tiering.start()
+        let http = try HTTPService.application(store: store, ingest: ingest, policies: policies, tiering: tiering, host: host,
                                                port: httpPort ?? network.httpPort, logger: Logger(label: "strata.http"))
         let httpServer = Task { try await http.run() }
         logger.info("policies loaded; edit \(policies.folder.path) or send SIGTERM/SIGHUP")
@@ -52,6 +54,7 @@ struct Serve: AsyncParsableCommand {
         try? await listener.close()
         httpServer.cancel()
         watcher.cancel()
+        tieringTask.cancel()
         derivation.stop()
         // Requests already received are answered (their responses follow their durable storage) before the loops stop.
         await service.drain()

@@ -101,11 +101,12 @@ public final class TieringService: Sendable {
         return Task.detached(priority: .background) { [self] in
             var nextPass = Date()
             while !Task.isCancelled {
+                // Passes and recalls block on disk for long: they run off the cooperative threads.
                 if Date() >= nextPass || wakeUp.takePassRequest() {
-                    runPass()
+                    _ = try? await Blocking.run { self.runPass() }
                     nextPass = Date().addingTimeInterval(policy.runEvery)
                 }
-                recallRead()
+                _ = try? await Blocking.run { self.recallRead() }
                 await wakeUp.wait(until: min(nextPass, Date().addingTimeInterval(60)))
             }
         }

@@ -14,7 +14,7 @@ public enum HTTPService {
         public let description: String
     }
 
-    public static func application(store: DataStore, ingest: IngestService, policies: PolicyStore, host: String, port: Int,
+    public static func application(store: DataStore, ingest: IngestService, policies: PolicyStore, tiering: TieringService, host: String, port: Int,
                                    logger: Logger) throws -> some ApplicationProtocol {
         let network = policies.current.network
         // A client that sends nothing for a minute is cut off rather than holding a connection forever.
@@ -140,6 +140,13 @@ public enum HTTPService {
             guard let number = Int(try context.parameters.require("frame")) else { throw HTTPError(.badRequest, message: "frames are numbered from 1") }
             return try await versions.frame(request, sop: context.parameters.require("sop"), number: number, user: try context.user)
         }
+
+        let tier = TierAPI(tiering: tiering)
+        router.get("api/v1/admin/tier") { _, context in try await tier.figures(context: context) }
+        router.post("api/v1/admin/tier/run") { request, context in try await tier.run(request, context: context) }
+        router.post("api/v1/admin/tier/recall") { request, context in try await tier.recall(request, context: context) }
+        router.post("api/v1/admin/tier/prefetch") { request, context in try await tier.schedulePrefetch(request, context: context) }
+        router.get("api/v1/admin/tier/prefetch") { _, context in try await tier.prefetches(context: context) }
 
         web.post("studies") { request, context in try await stow.store(request, user: try context.user, study: nil) }
         web.post("studies/:study") { request, context in

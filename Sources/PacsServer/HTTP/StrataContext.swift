@@ -17,6 +17,13 @@ public struct StrataContext: RequestContext {
     /// STOW-RS bodies are streamed part by part; this bounds only bodies read whole.
     public var maxUploadSize: Int { 64 << 20 }
 
+    /// JSON bodies use snake_case keys, as the API's answers do.
+    public var requestDecoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }
+
     /// The authenticated user; every route but /health has one.
     public var user: UsersPolicy.User {
         get throws {
