@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // C libraries from the system (Debian -dev packages), entered through module maps.
@@ -57,7 +58,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The reading client.
-        .target(name: "Workstation", dependencies: ["DICOM"]),
+        .target(name: "Workstation", dependencies: [
+            "DICOM", "Codecs",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
 
         .executableTarget(name: "pacs", dependencies: [
             "PacsServer", "DICOM", "DIMSE",
@@ -69,7 +75,7 @@ let package = Package(
         // Codec timing for bench/derive, set against bench/codec_baseline.c.
         .executableTarget(name: "strata-bench", dependencies: ["Codecs", "DICOM"]),
         .executableTarget(name: "workstation", dependencies: [
-            "Workstation",
+            "Workstation", "Codecs",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -29,7 +29,8 @@ struct Serve: AsyncParsableCommand {
         let recovered = try store.recover()
         logger.info("store open", metadata: ["data": "\(store.folder.path)", "recovered": "\(recovered.count)"])
 
-        let derivation = DerivationService(store: store, policy: { policies.current.compression })
+        let events = EventHub(store: store)
+        let derivation = DerivationService(store: store, policy: { policies.current.compression }, onDerived: { events.instanceDerived($0) })
         derivation.start()
         let ingest = try store.ingestService(onStored: { derivation.instanceStored() })
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
@@ -44,7 +45,7 @@ struct Serve: AsyncParsableCommand {
         logger.info("DICOM listening on \(host):\(listener.localAddress?.port ?? port) as \(network.aeTitle)")
         let tiering = TieringService(store: store, policies: policies, logger: Logger(label: "strata.tier"))
         let tieringTask = tiering.start()
-        let http = try HTTPService.application(store: store, ingest: ingest, policies: policies, tiering: tiering, host: host,
+        let http = try HTTPService.application(store: store, ingest: ingest, policies: policies, tiering: tiering, events: events, host: host,
                                                port: httpPort ?? network.httpPort, logger: Logger(label: "strata.http"))
         let httpServer = Task { try await http.run() }
         logger.info("policies loaded; edit \(policies.folder.path) or send SIGTERM/SIGHUP")

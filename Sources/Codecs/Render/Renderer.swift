@@ -33,6 +33,13 @@ public struct Renderer: Sendable {
     public var window: Window?
     public var invert: Bool
 
+    public init(slope: Double, intercept: Double, window: Window?, invert: Bool) {
+        self.slope = slope
+        self.intercept = intercept
+        self.window = window
+        self.invert = invert
+    }
+
     /// The rendering parameters of a dataset; `window` overrides its own.
     public init(_ dataSet: DataSet, window: Window? = nil) {
         slope = dataSet.double(.rescaleSlope) ?? 1

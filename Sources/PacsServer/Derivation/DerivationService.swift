@@ -17,11 +17,15 @@ public final class DerivationService: Sendable {
     private let stopped = Atomic<Bool>(false)
     /// Until when (uptime nanoseconds) images are arriving: derivation then leaves the cores to ingest.
     private let receivingUntil = Atomic<UInt64>(0)
+    /// Told the SOP Instance UID of every instance whose versions are made.
+    private let onDerived: (@Sendable (String) -> Void)?
 
-    public init(store: DataStore, policy: @escaping @Sendable () -> CompressionPolicy, logger: Logger = Logger(label: "strata.derive")) {
+    public init(store: DataStore, policy: @escaping @Sendable () -> CompressionPolicy, logger: Logger = Logger(label: "strata.derive"),
+                onDerived: (@Sendable (String) -> Void)? = nil) {
         self.store = store
         self.policy = policy
         self.logger = logger
+        self.onDerived = onDerived
     }
 
     /// Puts back the jobs of processes that died while deriving.
@@ -38,6 +42,7 @@ public final class DerivationService: Sendable {
         guard let job = try index.claimDerivation(owner: staging.name, now: Date().timeIntervalSince1970) else { return false }
         do {
             try derive(job, staging: staging)
+            onDerived?(job.sopInstanceUID)
         } catch is NotYetPublished {
             try index.deferDerivation(job, countingAttempt: false, now: Date().timeIntervalSince1970)
         } catch {

@@ -6,6 +6,7 @@ import NIOCore
 /// a study, versioned with author and time. Writing an entry raises the study's status to its kind's.
 struct DiagnosticAPI {
     let store: DataStore
+    let events: EventHub
 
     /// A shape of an annotation, in image pixel coordinates (x to the right, y down, origin top left).
     struct Shape: Codable, Equatable {
@@ -129,6 +130,7 @@ struct DiagnosticAPI {
             case .kindMismatch, .instanceNotInStudy: throw HTTPError(.badRequest, message: "\(error)")
             }
         }
+        events.studyChanged(study, reason: "\(kind.rawValue) written")
         return try HTTPService.json(Self.item(recorded), status: item == nil ? .created : .ok)
     }
 

@@ -14,7 +14,7 @@ public enum HTTPService {
         public let description: String
     }
 
-    public static func application(store: DataStore, ingest: IngestService, policies: PolicyStore, tiering: TieringService, host: String, port: Int,
+    public static func application(store: DataStore, ingest: IngestService, policies: PolicyStore, tiering: TieringService, events: EventHub, host: String, port: Int,
                                    logger: Logger) throws -> some ApplicationProtocol {
         let network = policies.current.network
         // A client that sends nothing for a minute is cut off rather than holding a connection forever.
@@ -75,7 +75,12 @@ public enum HTTPService {
         let rendered = Rendered(store: store, policies: policies)
         for path in ["studies/:study", "studies/:study/series/:series", "studies/:study/series/:series/instances/:instance"] {
             web.get(RouterPath(path)) { request, context in try await wado.retrieve(request, try await selected(context)) }
-            web.get(RouterPath("\(path)/metadata")) { request, context in try await wado.metadata(request, try await selected(context)) }
+            // Metadata carries no pixels: any version the user may have of the study opens it.
+            web.get(RouterPath("\(path)/metadata")) { request, context in
+                let found = try await selected(context, checkV1: false)
+                try AccessGate(policies: policies).checkAny(user: try context.user, status: try store.index.status(studyInstanceUID: found[0].studyInstanceUID) ?? 1)
+                return try await wado.metadata(request, found)
+            }
             for (suffix, thumbnail) in [("rendered", false), ("thumbnail", true)] {
                 web.get(RouterPath("\(path)/\(suffix)")) { request, context in
                     try await rendered.render(request, try await selected(context, checkV1: false), user: try context.user, thumbnail: thumbnail)
@@ -92,13 +97,15 @@ public enum HTTPService {
             return try await wado.bulkData(try await selected(context)[0])
         }
 
-        let status = StatusAPI(store: store)
+        router.get("api/v1/events") { _, context in events.stream(for: try context.user, policies: policies) }
+
+        let status = StatusAPI(store: store, events: events)
         router.get("api/v1/studies/:study/status") { _, context in try await status.get(study: context.parameters.require("study")) }
         router.put("api/v1/studies/:study/status") { request, context in
             try await status.set(request, study: context.parameters.require("study"), context: context)
         }
 
-        let diagnostic = DiagnosticAPI(store: store)
+        let diagnostic = DiagnosticAPI(store: store, events: events)
         router.get("api/v1/studies/:study/diagnostic") { request, context in try await diagnostic.get(request, study: context.parameters.require("study")) }
         router.post("api/v1/studies/:study/notes") { request, context in
             try await diagnostic.note(request, study: context.parameters.require("study"), item: nil, context: context)

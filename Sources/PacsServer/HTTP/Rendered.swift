@@ -60,10 +60,8 @@ struct Rendered {
         let access = policies.current.access
         let diagnosis = DiagnosisStatus(rawValue: status) ?? .unread
         let allowed = instance.files.filter { access.decide(role: user.role, status: diagnosis, version: $0.version).allowed }
-        guard !allowed.isEmpty else {
-            let rule = access.decide(role: user.role, status: diagnosis, version: "V1").rule
-            throw HTTPError(.forbidden, message: "no version of a study that is \(diagnosis.name) is released to \(user.role.rawValue) users (\(rule))")
-        }
+        try AccessGate(policies: policies).checkAny(user: user, status: status)
+        guard !allowed.isEmpty else { throw HTTPError(.notFound, message: "no allowed version of \(instance.sopInstanceUID) is stored yet") }
         if let viewport {
             var best: (file: StoredFile, level: Int, pixels: Int)?
             for file in allowed {

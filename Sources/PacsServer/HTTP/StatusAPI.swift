@@ -6,6 +6,7 @@ import NIOCore
 /// also move it back, with a reason. Every change is kept with who and when.
 struct StatusAPI {
     let store: DataStore
+    let events: EventHub
 
     struct Change: Decodable {
         var status: Int
@@ -41,6 +42,7 @@ struct StatusAPI {
             default: throw HTTPError(.conflict, message: "\(error)")
             }
         }
+        events.studyChanged(study, reason: "status changed to \(target.rawValue) (\(target.name))")
         return try await get(study: study)
     }
 

@@ -1,0 +1,102 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import Synchronization
+
+/// Server-sent events (`GET /api/v1/events`): a study is announced to each listening user when something
+/// may now be fetched by them (its versions were made, or its status changed what their role may have).
+/// Announcements are gathered for a second, so a series arriving is one event, not hundreds.
+public final class EventHub: Sendable {
+    struct Announcement: Sendable {
+        var study: String
+        var reason: String
+    }
+
+    private let state = Mutex<State>(State())
+    private struct State {
+        var listeners: [UUID: AsyncStream<Announcement>.Continuation] = [:]
+        var pendingInstances: Set<String> = []
+        var pendingStudies: [String: String] = [:]
+        var flushScheduled = false
+    }
+
+    let store: DataStore
+
+    public init(store: DataStore) {
+        self.store = store
+    }
+
+    /// An instance's versions were made.
+    public func instanceDerived(_ sop: String) {
+        schedule { $0.pendingInstances.insert(sop) }
+    }
+
+    /// A study's status (or diagnostic information) changed.
+    func studyChanged(_ study: String, reason: String) {
+        schedule { $0.pendingStudies[study] = reason }
+    }
+
+    private func schedule(_ change: (inout State) -> Void) {
+        let start = state.withLock { state -> Bool in
+            guard !state.listeners.isEmpty else { return false }  // nobody listens: nothing to gather
+            change(&state)
+            if state.flushScheduled { return false }
+            state.flushScheduled = true
+            return true
+        }
+        guard start else { return }
+        Task.detached { [self] in
+            try? await Task.sleep(for: .seconds(1))
+            await flush()
+        }
+    }
+
+    private func flush() async {
+        let (instances, studies, listeners) = state.withLock { state in
+            defer {
+                state.pendingInstances = []
+                state.pendingStudies = [:]
+                state.flushScheduled = false
+            }
+            return (state.pendingInstances, state.pendingStudies, Array(state.listeners.values))
+        }
+        var announcements = studies
+        if !instances.isEmpty {
+            var wanted = IndexQuery()
+            wanted.sopInstanceUIDs = Array(instances)
+            let index = store.index, query = wanted
+            let found = (try? await Blocking.run { try index.instances(matching: query) }) ?? []
+            for study in Set(found.map(\.studyInstanceUID)) where announcements[study] == nil { announcements[study] = "images ready" }
+        }
+        for (study, reason) in announcements {
+            for listener in listeners { listener.yield(Announcement(study: study, reason: reason)) }
+        }
+    }
+
+    /// The event stream for one user: each announced study they may now fetch something of, with what.
+    func stream(for user: UsersPolicy.User, policies: PolicyStore) -> Response {
+        let id = UUID()
+        let (announcements, continuation) = AsyncStream.makeStream(of: Announcement.self)
+        state.withLock { $0.listeners[id] = continuation }
+        let store = self.store
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        return Response(status: .ok, headers: headers, body: ResponseBody { [self] writer in
+            defer { self.state.withLock { _ = $0.listeners.removeValue(forKey: id) } }
+            try await writer.write(ByteBuffer(string: ": connected\n\n"))
+            for await announcement in announcements {
+                let index = store.index
+                guard let status = try? await Blocking.run({ try index.status(studyInstanceUID: announcement.study) }),
+                      let diagnosis = DiagnosisStatus(rawValue: status) else { continue }
+                let current = policies.current
+                let allowed = current.compression.versionNames.filter { current.access.decide(role: user.role, status: diagnosis, version: $0).allowed }
+                guard !allowed.isEmpty else { continue }
+                let data = try JSONSerialization.data(withJSONObject: ["study": announcement.study, "status": status, "status_name": diagnosis.name,
+                                                                       "allowed": allowed, "reason": announcement.reason], options: [.sortedKeys])
+                try await writer.write(ByteBuffer(string: "event: study\ndata: \(String(decoding: data, as: UTF8.self))\n\n"))
+            }
+            try await writer.finish(nil)
+        })
+    }
+}
