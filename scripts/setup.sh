@@ -3,6 +3,8 @@
 set -euo pipefail
 
 apt_packages=(libsqlite3-dev zlib1g-dev libssl-dev libcharls-dev libopenjp2-7-dev libopenjp2-tools libjpeg62-turbo-dev dcmtk dicom3tools pkg-config)
+# The web viewer's tests drive Debian's headless Chromium through its WebDriver.
+if [ "${1:-}" = "--test" ]; then apt_packages+=(chromium chromium-driver); fi
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
@@ -15,7 +17,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
-  python_packages=(pydicom==3.0.2 pynetdicom dicomweb-client pytest numpy pylibjpeg pylibjpeg-openjpeg pyjpegls PyYAML pillow)
+  python_packages=(pydicom==3.0.2 pynetdicom dicomweb-client pytest numpy pylibjpeg pylibjpeg-openjpeg pyjpegls PyYAML pillow selenium requests)
   python3 - "${python_packages[@]}" <<'PY' || python3 -m pip install -q "${python_packages[@]}"
 import importlib.metadata as m, sys
 for spec in sys.argv[1:]:

@@ -86,8 +86,24 @@ public enum DurableFile {
         guard output >= 0 else { throw StoreError.from(errno: errno, path: destination.path, operation: "create") }
         var copied = 0
         do {
+            var inKernel = true
+            var buffer: [UInt8] = []
             while true {
-                let count = strata_copy_file_range(input, output, 1 << 30)
+                var count: Int
+                if inKernel {
+                    count = strata_copy_file_range(input, output, 1 << 30)
+                    // Across file systems (an archive on another mount) or where the kernel cannot: copy through memory.
+                    if count < 0, [EXDEV, EINVAL, ENOSYS, EOPNOTSUPP].contains(errno), copied == 0 {
+                        inKernel = false
+                        buffer = [UInt8](repeating: 0, count: 1 << 20)
+                        continue
+                    }
+                } else {
+                    count = buffer.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress!, $0.count) }
+                    if count > 0 {
+                        try buffer.withUnsafeBytes { try writeAll(output, UnsafeRawBufferPointer(rebasing: $0.prefix(count)), path: destination.path) }
+                    }
+                }
                 if count < 0, errno == EINTR { continue }
                 guard count >= 0 else { throw StoreError.from(errno: errno, path: destination.path, operation: "copy to") }
                 if count == 0 { break }

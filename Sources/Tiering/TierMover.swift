@@ -60,14 +60,17 @@ public final class TierMover: Sendable {
 
     // MARK: The lock
 
-    /// Runs `body` holding the mover lock; `wait` false fails with `.busy` when another mover holds it.
-    public func exclusively<T>(wait: Bool = false, _ body: () throws -> T) throws -> T {
+    /// Runs `body` holding the mover lock, waiting for another mover up to `seconds` (nil: as long as it
+    /// takes), then failing with `.busy`. Every method below expects the caller to hold the lock.
+    public func exclusively<T>(waitUpTo seconds: Double? = 0, _ body: () throws -> T) throws -> T {
         let fd = open(lockURL.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StoreError.from(errno: errno, path: lockURL.path, operation: "open lock") }
         defer { close(fd) }
-        if flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
-            if errno == EWOULDBLOCK { throw TierError.busy }
-            throw StoreError.from(errno: errno, path: lockURL.path, operation: "lock")
+        let deadline = Date().addingTimeInterval(seconds ?? 0)
+        while flock(fd, LOCK_EX | (seconds == nil ? 0 : LOCK_NB)) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else { throw StoreError.from(errno: errno, path: lockURL.path, operation: "lock") }
+            guard Date() < deadline else { throw TierError.busy }
+            Thread.sleep(forTimeInterval: 0.05)
         }
         return try body()
     }
@@ -76,7 +79,7 @@ public final class TierMover: Sendable {
 
     /// Recovers interrupted steps, then plans at `now` and carries the plan out (unless `dryRun`).
     public func run(now: Double, dryRun: Bool, usage: TierUsage?) throws -> (plan: TierPlan, report: TierReport) {
-        try exclusively {
+        do {
             var report = TierReport()
             if !dryRun { report.recovered = try recover() }
             let plan = TierPlanner(policy: policy).plan(try catalog.tieredObjects(studyInstanceUIDs: nil, patientID: nil), now: now, usage: usage)
@@ -90,8 +93,8 @@ public final class TierMover: Sendable {
     }
 
     /// Copies archived objects back to the fast tier for `ttl` seconds (a copy already fast is left alone).
-    public func recall(_ objects: [TieredObject], ttl: Double, reason: String, now: Double, wait: Bool = true) throws -> TierReport {
-        try exclusively(wait: wait) {
+    public func recall(_ objects: [TieredObject], ttl: Double, reason: String, now: Double) throws -> TierReport {
+        do {
             var report = TierReport()
             report.recovered = try recover()
             let wanted = objects.filter { $0.has(TierPlanner.archive) && !$0.has(TierPlanner.fast) }.map {
@@ -237,7 +240,7 @@ public final class TierMover: Sendable {
 
     // MARK: Recovery
 
-    /// Finishes or rolls back every journaled step a crash interrupted. Call holding the lock.
+    /// Finishes or rolls back every journaled step a crash interrupted.
     public func recover() throws -> [String] {
         var done: [String] = []
         for transfer in try catalog.transfers() {

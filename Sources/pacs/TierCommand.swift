@@ -100,7 +100,7 @@ struct TierCommand: ParsableCommand {
         func run() throws {
             let service = try TierCommand.service(global)
             let mover = service.store.mover(policy: service.policies.current.tiering)
-            let result = try CLIError.reporting { try mover.exclusively { try mover.scrub(limit: limit, now: Date().timeIntervalSince1970) } }
+            let result = try CLIError.reporting { try mover.exclusively(waitUpTo: 30) { try mover.scrub(limit: limit, now: Date().timeIntervalSince1970) } }
             for line in result.rotten { Output.error("BIT ROT: \(line)") }
             Output.line("checked \(result.checked), bit rot \(result.rotten.count)")
             if !result.rotten.isEmpty { throw ExitCode(1) }

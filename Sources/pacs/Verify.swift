@@ -19,7 +19,7 @@ struct Verify: ParsableCommand {
         let store = try global.openStore(policies: policies, recover: false)
         // Holding the mover's lock: a file the mover has copied but not yet indexed must not pass for an orphan.
         let mover = store.mover(policy: policies.current.tiering)
-        let report = try mover.exclusively(wait: true) {
+        let report = try mover.exclusively(waitUpTo: nil) {
             let moves = try mover.recover().map { "tiering: \($0)" }
             var report = try Verifier(index: store.index, tiers: store.tiers).run(repair: repair)
             report.recovered = moves + report.recovered

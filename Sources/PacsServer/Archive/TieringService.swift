@@ -29,20 +29,27 @@ public final class TieringService: Sendable {
         public var rotten: [String] = []
     }
 
-    /// One pass as of `now`: recover, plan and move; with `dryRun` only the plan.
-    public func pass(now: Double, dryRun: Bool, scrubLimit: Int? = nil) throws -> PassResult {
+    /// One pass as of `now`: recover, plan and move, then due prefetches and the scrub's share; with `dryRun`
+    /// only the plan. Waits up to `wait` seconds for another mover (a recall in progress) to finish.
+    public func pass(now: Double, dryRun: Bool, scrubLimit: Int? = nil, wait: Double = 30) throws -> PassResult {
         let mover = store.mover(policy: policy)
-        let (plan, report) = try mover.run(now: now, dryRun: dryRun, usage: try usage())
-        var result = PassResult(plan: plan, report: report)
-        guard !dryRun else { return result }
-        result.prefetched = try prefetchDue(now: now, mover: mover)
-        let limit = try scrubLimit ?? scrubShare(of: mover)
-        if limit > 0 {
-            let scrub = try mover.exclusively { try mover.scrub(limit: limit, now: now) }
-            result.scrubbed = scrub.checked
-            result.rotten = scrub.rotten
+        let usage = try usage()
+        return try mover.exclusively(waitUpTo: wait) {
+            let (plan, report) = try mover.run(now: now, dryRun: dryRun, usage: usage)
+            var result = PassResult(plan: plan, report: report)
+            guard !dryRun else { return result }
+            let prefetched = try prefetchDue(now: now, mover: mover)
+            result.prefetched = prefetched.lines
+            result.report.recalled += prefetched.recalled
+            result.report.bytes += prefetched.bytes
+            let limit = try scrubLimit ?? scrubShare(of: mover)
+            if limit > 0 {
+                let scrub = try mover.scrub(limit: limit, now: now)
+                result.scrubbed = scrub.checked
+                result.rotten = scrub.rotten
+            }
+            return result
         }
-        return result
     }
 
     /// The fast tier's fill: indexed bytes against the policy's capacity, or the file system's when it has none.
@@ -70,7 +77,8 @@ public final class TieringService: Sendable {
     /// Recalls a study's archived files to the fast tier for the policy's time to live.
     public func recall(studies: [String], now: Double, reason: String) throws -> TierReport {
         let objects = try store.index.tieredObjects(studyInstanceUIDs: studies, patientID: nil)
-        return try store.mover(policy: policy).recall(objects, ttl: policy.recallTTL, reason: reason, now: now)
+        let mover = store.mover(policy: policy)
+        return try mover.exclusively(waitUpTo: 120) { try mover.recall(objects, ttl: policy.recallTTL, reason: reason, now: now) }
     }
 
     public func schedulePrefetch(patientID: String, at scheduled: Double, by user: String) throws -> Prefetch {
@@ -79,14 +87,16 @@ public final class TieringService: Sendable {
 
     /// Recalls the priors of every patient whose examination is due within the lead time; they stay fast
     /// until the policy's time to live after the examination.
-    private func prefetchDue(now: Double, mover: TierMover) throws -> [String] {
-        var done: [String] = []
+    private func prefetchDue(now: Double, mover: TierMover) throws -> (lines: [String], recalled: Int, bytes: Int64) {
+        var done: (lines: [String], recalled: Int, bytes: Int64) = ([], 0, 0)
         for prefetch in try store.index.prefetches(pendingOnly: true) where prefetch.scheduledAt - policy.prefetchLead <= now {
             let priors = try store.index.tieredObjects(studyInstanceUIDs: nil, patientID: prefetch.patientID)
             let report = try mover.recall(priors, ttl: prefetch.scheduledAt + policy.recallTTL - now,
                                           reason: "prefetch for patient \(prefetch.patientID)'s examination at \(TierPlanner.date(prefetch.scheduledAt))", now: now)
             try store.index.completePrefetch(id: prefetch.id, at: now)
-            done.append("patient \(prefetch.patientID): \(report.recalled) files recalled")
+            done.lines.append("patient \(prefetch.patientID): \(report.recalled) files recalled")
+            done.recalled += report.recalled
+            done.bytes += report.bytes
         }
         return done
     }
@@ -141,8 +151,10 @@ public final class TieringService: Sendable {
         guard !paths.isEmpty, policy.recallOnRead else { return }
         do {
             let objects = try paths.compactMap { try store.index.tieredObject(path: $0) }
-            let report = try store.mover(policy: policy).recall(objects, ttl: policy.recallTTL, reason: "read from the archive",
-                                                                now: Date().timeIntervalSince1970)
+            let mover = store.mover(policy: policy)
+            let report = try mover.exclusively(waitUpTo: nil) {
+                try mover.recall(objects, ttl: policy.recallTTL, reason: "read from the archive", now: Date().timeIntervalSince1970)
+            }
             if report.recalled > 0 { logger.info("tiering: recalled \(report.recalled) archived files that were read") }
         } catch {
             logger.error("tiering: recall after read failed: \(error)")

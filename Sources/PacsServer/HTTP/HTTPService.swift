@@ -40,6 +40,12 @@ public enum HTTPService {
         let tokens = TokenStore()
         let router = Router(context: StrataContext.self)
         router.add(middleware: AccessLog(url: store.folder.appendingPathComponent("access.log")))
+        // The viewer's page and scripts hold no patient data: they load before logging in.
+        if let viewer = viewerFolder() {
+            router.add(middleware: FileMiddleware(viewer.path, urlBasePath: "/viewer", searchForIndexHtml: true, logger: logger))
+        } else {
+            logger.warning("the web viewer's files (Viewer/) were not found: /viewer is off; set STRATA_VIEWER to their folder")
+        }
         router.add(middleware: AuthMiddleware(policies: policies, tokens: tokens))
 
         router.get("health") { _, _ in json("{\"status\":\"ok\"}") }
@@ -164,6 +170,16 @@ public enum HTTPService {
                            onServerRunning: { channel in
                                logger.info("HTTP listening on \(host):\(channel.localAddress?.port ?? port) (\(scheme))")
                            }, logger: logger)
+    }
+
+    /// The web viewer's folder: $STRATA_VIEWER, else `Viewer/` in the working folder, else in the repository
+    /// the binary was built in (`.build/<config>/pacs`).
+    static func viewerFolder() -> URL? {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let candidates = [ProcessInfo.processInfo.environment["STRATA_VIEWER"].map { URL(fileURLWithPath: $0) },
+                          URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Viewer"),
+                          executable.deletingLastPathComponent().appendingPathComponent("../../../Viewer").standardizedFileURL]
+        return candidates.compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("index.html").path) }
     }
 
     /// A value as JSON with snake_case keys, the API's style.

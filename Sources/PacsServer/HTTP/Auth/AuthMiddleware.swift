@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 
-/// Every route but `/health` needs a user: HTTP Basic (checked against users.yaml's hashes) or a bearer
+/// Every route but `/health` and the viewer's files needs a user: HTTP Basic (checked against users.yaml's hashes) or a bearer
 /// token from `POST /auth/token`. Without credentials, or with wrong ones, the answer is 401.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = StrataContext
@@ -11,7 +11,10 @@ struct AuthMiddleware: RouterMiddleware {
     let verified = VerifiedCredentials()
 
     func handle(_ request: Request, context: StrataContext, next: (Request, StrataContext) async throws -> Response) async throws -> Response {
-        if request.uri.path == "/health" { return try await next(request, context) }
+        // /health and the viewer's static files (no patient data; the page logs in itself) are open.
+        if request.uri.path == "/health" || request.uri.path == "/viewer" || request.uri.path.hasPrefix("/viewer/") {
+            return try await next(request, context)
+        }
         guard let header = request.headers[.authorization] else { throw Self.unauthorized("credentials required") }
         let users = policies.current.users
         if header.hasPrefix("Basic ") {
