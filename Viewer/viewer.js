@@ -139,12 +139,16 @@ async function openSeries(series) {
 }
 
 // Draws the current image coarse first, then at each finer size; a newer request cancels the older one.
+// While it loads the canvas says aria-busy="true"; data-level is the longest side of the picture last drawn
+// (the image's own size once the server has no larger one to send).
 async function show() {
   const generation = ++state.generation;
   const instance = state.instances[state.index];
   if (!instance) return;
   $("image-info").textContent = `image ${state.index + 1} of ${state.instances.length}`;
   const canvas = $("image");
+  canvas.setAttribute("aria-busy", "true");
+  const done = () => { if (generation === state.generation) canvas.setAttribute("aria-busy", "false"); };
   const base = `/dicom-web/studies/${state.study}/series/${state.series}/instances/${instance.sop}/rendered`;
   for (const size of [64, 128, 256, 512]) {
     const query = new URLSearchParams({ viewport: `${size},${size}` });
@@ -153,18 +157,22 @@ async function show() {
     try {
       blob = await (await api(`${base}?${query}`, { headers: { Accept: "image/png" } })).blob();
     } catch (error) {
-      return showMessage(error.message);
+      if (generation === state.generation) showMessage(error.message);
+      return done();
     }
     if (generation !== state.generation) return;
     const bitmap = await createImageBitmap(blob);
+    if (generation !== state.generation) return;
     const context = canvas.getContext("2d");
     context.imageSmoothingEnabled = true;
     context.clearRect(0, 0, canvas.width, canvas.height);
     const scale = Math.min(canvas.width / bitmap.width, canvas.height / bitmap.height);
     context.drawImage(bitmap, 0, 0, bitmap.width * scale, bitmap.height * scale);
-    canvas.dataset.level = String(size);
+    canvas.dataset.level = String(Math.max(bitmap.width, bitmap.height));
+    canvas.dataset.instance = instance.sop;
     if (bitmap.width < size && bitmap.height < size) break;  // the image is no larger than this
   }
+  done();
 }
 
 function step(delta) {

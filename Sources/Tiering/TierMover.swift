@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -174,8 +175,8 @@ public final class TierMover: Sendable {
             }
             for (name, files) in byDestination {
                 try tier(name).publishBatch(files.map(\.1))
-                for (transfer, _) in files {
-                    if let why = mismatch(transfer, on: name) {
+                for (transfer, why) in zip(files.map(\.0), verify(files.map(\.0), on: name)) {
+                    if let why {
                         try? DurableFile.remove(tier(name).url(for: transfer.path))
                         fail(transfer, "the copy does not match the index (\(why)); removed it, kept the source")
                     } else {
@@ -215,6 +216,16 @@ public final class TierMover: Sendable {
             events.append(TierEvent(kind: kind, bytes: transfer.size, seconds: now - started.timeIntervalSince1970, at: now, detail: transfer.reason))
         }
         try catalog.record(events)
+    }
+
+    /// Re-hashes the copies of a batch on all cores; for each, why it is not what the index says, or nil.
+    func verify(_ transfers: [TierTransfer], on tierName: String) -> [String?] {
+        let results = Mutex<[String?]>(Array(repeating: nil, count: transfers.count))
+        DispatchQueue.concurrentPerform(iterations: transfers.count) { position in
+            let why = mismatch(transfers[position], on: tierName)
+            results.withLock { $0[position] = why }
+        }
+        return results.withLock { $0 }
     }
 
     /// Why the copy of a transfer's object on a tier is not what the index says, or nil when it is.
