@@ -82,7 +82,7 @@ public final class DataStore: Sendable {
 
     /// An ingest service writing through this process's staging folder; `onStored` runs after each new instance.
     public func ingestService(onStored: (@Sendable () -> Void)? = nil) throws -> IngestService {
-        IngestService(index: index, fast: fast, staging: try staging, onStored: onStored)
+        IngestService(index: index, fast: fast, staging: try staging, read: { [self] in try read($0) }, onStored: onStored)
     }
 }
 

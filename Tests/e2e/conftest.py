@@ -36,6 +36,7 @@ VALID_DIR = FIXTURES_DIR / "valid"
 MALFORMED_DIR = FIXTURES_DIR / "malformed"
 POLICIES_DIR = REPO_ROOT / "Policies"
 DEFAULT_PACS_BIN = REPO_ROOT / ".build" / "debug" / "pacs"
+DEFAULT_WORKSTATION_BIN = REPO_ROOT / ".build" / "debug" / "workstation"
 TIMEOUT_SECONDS = 120
 
 LISTING_KINDS = ("studies", "series", "instances")
@@ -551,6 +552,16 @@ def pacs_bin() -> Path:
     if not (path.is_file() and os.access(path, os.X_OK)):
         pytest.skip(f"pacs executable not found at {path}: run `swift build` in {REPO_ROOT} "
                     "or set PACS_BIN to a built binary")
+    return path
+
+
+@pytest.fixture(scope="session")
+def workstation_bin() -> Path:
+    """The `workstation` client (env WORKSTATION_BIN, default .build/debug/workstation), as an absolute path."""
+    path = Path(os.environ.get("WORKSTATION_BIN", DEFAULT_WORKSTATION_BIN)).resolve()
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.skip(f"workstation executable not found at {path}: run `swift build` in {REPO_ROOT} "
+                    "or set WORKSTATION_BIN to a built binary")
     return path
 
 

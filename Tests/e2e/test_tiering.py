@@ -443,6 +443,17 @@ def moved_to_archive(pacs: Pacs, *files: Path, derive: bool = False) -> dict[str
     return sources
 
 
+def test_an_archived_instance_sent_again_is_a_duplicate_not_a_conflict(pacs_bin, tmp_path):
+    """A modality re-sending an image whose original already left for the archive: the import compares it with
+    the archived copy and reports a duplicate (exit 0), stores nothing new, and the original stays archived."""
+    pacs = private_pacs(pacs_bin, tmp_path)
+    sources = moved_to_archive(pacs, *valid(CT_A))
+    again = pacs.import_(VALID_DIR / CT_A)
+    assert again.returncode == 0 and again.summary == (0, 1, 0), str(again)
+    assert assert_originals_intact(pacs, sources) == {uid: {"archive"} for uid in sources}
+    assert_verify_clean(pacs)
+
+
 def test_recall_brings_a_study_back_until_recall_ttl_then_it_is_archive_only_again(pacs_bin, tmp_path):
     """`pacs tier recall --study` copies exactly that study's archived files back to fast (same bytes, archive
     copies kept); a pass before recall time + 7 d keeps them; a pass after drops exactly them, "recalled copy

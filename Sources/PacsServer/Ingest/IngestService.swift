@@ -15,12 +15,15 @@ public final class IngestService: Sendable {
     private let locks = StripedLocks()
     private let clock: @Sendable () -> Double
     private let onStored: (@Sendable () -> Void)?
+    /// Reads a stored file from whichever tier holds it (a duplicate may arrive after its original moved).
+    private let read: @Sendable (StoredFile) throws -> [UInt8]
 
-    public init(index: ImageIndex, fast: TierDirectory, staging: StagingSession, onStored: (@Sendable () -> Void)? = nil,
-                clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+    public init(index: ImageIndex, fast: TierDirectory, staging: StagingSession, read: @escaping @Sendable (StoredFile) throws -> [UInt8],
+                onStored: (@Sendable () -> Void)? = nil, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.index = index
         self.fast = fast
         self.staging = staging
+        self.read = read
         self.onStored = onStored
         self.clock = clock
     }
@@ -140,13 +143,13 @@ public final class IngestService: Sendable {
     /// element for element (its file meta may differ), otherwise a conflict that is kept out.
     private func compare(_ file: DicomFile, with existing: StoredFile, uid: String) throws(IngestError) -> IngestOutcome {
         do {
-            let stored = try DicomFile.read(DurableFile.read(fast.url(for: existing.path)))
+            let stored = try DicomFile.read(read(existing))
             guard stored.dataSet == file.dataSet else { throw IngestError.conflict(sopInstanceUID: uid) }
             return .duplicate(sopInstanceUID: uid)
         } catch let error as IngestError {
             throw error
         } catch {
-            // The stored copy cannot be read here (archived or damaged): never replace it.
+            // The stored copy cannot be read (damaged, or the archive is offline): never replace it.
             throw .conflict(sopInstanceUID: uid)
         }
     }
