@@ -102,6 +102,17 @@ public final class FrameCache: Sendable {
         try? FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: manifestURL(entry.sopInstanceUID, entry.version, entry.frame).path)
     }
 
+    /// The link rate (bits per second) the last sizeable pull measured, declared to the server's delivery policy.
+    public var measuredLinkRate: Double? {
+        (try? String(contentsOf: root.appendingPathComponent("link-rate"), encoding: .utf8)).flatMap { Double($0) }
+    }
+
+    /// Keeps the rate of a pull that moved enough bytes to say something about the link.
+    func measured(bytes: Int, seconds: Double) {
+        guard bytes >= 256 << 10, seconds > 0 else { return }
+        try? String(Double(bytes * 8) / seconds).write(to: root.appendingPathComponent("link-rate"), atomically: true, encoding: .utf8)
+    }
+
     /// Bytes the cache holds.
     public func size() -> Int64 {
         frames().reduce(0) { $0 + $1.size }

@@ -107,9 +107,11 @@ public struct Puller: Sendable {
         }
         guard let first = frames.first else { throw ClientError.protocolError("nothing to pull") }
 
-        // Ask the server which version (and, without --level, which level) this request gets.
+        // Ask the server which version (and, without --level, which level) this request gets, telling it the
+        // link rate the last pull measured.
         var probePath = "/api/v1/instances/\(first.sop)/frames/\(first.frame)?\(request.selector)"
         if let level = request.level { probePath += "&level=\(level)" }
+        if let rate = cache.measuredLinkRate { probePath += "&link=\(Int(rate))" }
         let probe = try await client.request(.GET, probePath, headers: [("Range", "bytes=0-0")])
         guard let version = probe.header("X-Strata-Version") else { throw ClientError.protocolError("the server did not say which version it sends") }
         let rule = probe.header("X-Strata-Delivery-Rule") ?? ""
@@ -151,6 +153,7 @@ public struct Puller: Sendable {
         }
         report.bytesDownloaded = client.received.value - before
         report.seconds = Date().timeIntervalSince(started)
+        cache.measured(bytes: report.bytesDownloaded, seconds: report.seconds)
         return report
     }
 
