@@ -17,7 +17,9 @@ function showMessage(text) {
 async function api(path, options = {}) {
   const headers = Object.assign({}, options.headers || {});
   if (state.token) headers.Authorization = "Bearer " + state.token;
-  const response = await fetch(path, Object.assign({}, options, { headers }));
+  // credentials: "omit": the token travels in the Authorization header; with the browser's own credentials
+  // mode a 401 (which carries WWW-Authenticate: Basic) would open the browser's login dialog over the page.
+  const response = await fetch(path, Object.assign({}, options, { headers, credentials: "omit" }));
   if (!response.ok) {
     let reason = response.status + " " + response.statusText;
     try { const body = await response.json(); if (body.error && body.error.message) reason = body.error.message; } catch (e) { /* not JSON */ }

@@ -548,7 +548,8 @@ def fixtures_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def pacs_bin() -> Path:
-    path = Path(os.environ.get("PACS_BIN", DEFAULT_PACS_BIN))
+    # Absolute: pacs runs in each test's temporary folder, where a relative PACS_BIN would not resolve.
+    path = Path(os.environ.get("PACS_BIN", DEFAULT_PACS_BIN)).resolve()
     if not (path.is_file() and os.access(path, os.X_OK)):
         pytest.skip(f"pacs executable not found at {path}: run `swift build` in {REPO_ROOT} "
                     "or set PACS_BIN to a built binary")

@@ -789,16 +789,21 @@ def test_a_syntax_not_held_is_not_acceptable(web: Web, path_of, syntax: str):
 # --------------------------------------------------------------------------
 
 def wado_paths(source: SourceInstance) -> list[str]:
+    """The WADO routes that send the original's pixels (gated on V1)."""
     study = f"/dicom-web/studies/{source.study_instance_uid}"
     instance = instance_path(source)
-    return [study, f"{study}/metadata", f"{study}/series/{source.series_instance_uid}",
-            f"{study}/series/{source.series_instance_uid}/metadata", instance, f"{instance}/metadata",
-            f"{instance}/frames/1", f"{instance}/bulkdata/7FE00010"]
+    return [study, f"{study}/series/{source.series_instance_uid}", instance, f"{instance}/frames/1", f"{instance}/bulkdata/7FE00010"]
+
+
+def metadata_paths(source: SourceInstance) -> list[str]:
+    """The metadata routes: no pixels, so any version the user may have of the study opens them."""
+    study = f"/dicom-web/studies/{source.study_instance_uid}"
+    return [f"{study}/metadata", f"{study}/series/{source.series_instance_uid}/metadata", f"{instance_path(source)}/metadata"]
 
 
 def test_a_referring_user_gets_the_originals_of_an_unread_study(web: Web):
     """With the default access.yaml a referring doctor may have V1 of an unread study."""
-    for path in wado_paths(BY_NAME["ct_explicit_le.dcm"]):
+    for path in wado_paths(BY_NAME["ct_explicit_le.dcm"]) + metadata_paths(BY_NAME["ct_explicit_le.dcm"]):
         response = web.get(path, user="referrer")
         assert response.status_code == 200, f"{path}: {response.status_code} {response.text[:200]}"
 
@@ -825,6 +830,8 @@ def test_a_referring_user_is_refused_the_originals_once_the_report_is_drafted(pa
             assert response.status_code == 403, f"{path}: {response.status_code}"
             assert "access.yaml default.report" in json.dumps(response.json()), response.text
             assert web.get(path, user="reader").status_code == 200, path
+        for path in metadata_paths(source):
+            assert web.get(path, user="referrer").status_code == 200, f"{path}: metadata of a study whose V2 is released"
     finally:
         stop_web(web)
 
@@ -849,6 +856,28 @@ def test_a_role_whose_matrix_withholds_v1_is_refused_with_the_rule(pacs_bin: Pat
             assert web.get(path, user="reader").status_code == 200, path
         assert [uid_of(r, "studies") for r in qido(web, "/dicom-web/studies", user="referrer")] \
             == [source.study_instance_uid]
+        for path in metadata_paths(source):
+            assert web.get(path, user="referrer").status_code == 200, f"{path}: metadata of a study whose V2 is released"
+    finally:
+        stop_web(web)
+
+
+def test_metadata_is_refused_when_no_version_of_the_study_is_released(pacs_bin: Path, tmp_path: Path):
+    """A role given nothing of unread studies gets no metadata of one either: 403 naming the rule."""
+    def withhold_all(policies: Path) -> None:
+        access = policies / "access.yaml"
+        matrix = yaml.safe_load(access.read_text())
+        matrix.setdefault("roles", {})["referring"] = {"unread": []}
+        access.write_text(yaml.safe_dump(matrix))
+
+    source = BY_NAME["ct_explicit_le.dcm"]
+    web = start_web(pacs_bin, tmp_path / "server", source.path, edit_policies=withhold_all)
+    try:
+        for path in metadata_paths(source):
+            response = web.get(path, user="referrer")
+            assert response.status_code == 403, f"{path}: {response.status_code} {response.text[:200]}"
+            assert "access.yaml roles.referring.unread" in json.dumps(response.json()), response.text
+            assert web.get(path, user="reader").status_code == 200, path
     finally:
         stop_web(web)
 

@@ -7,7 +7,8 @@ import NIOCore
 
 /// `/rendered` and `/thumbnail` (PS3.18 10.4.1.1.3, 10.7): JPEG or PNG with the Modality LUT, the VOI window
 /// and MONOCHROME1 inversion, made from the smallest stored version and resolution level that covers the
-/// requested viewport (a thumbnail decodes a 64-128 pixel level of a lossy version, never the original).
+/// requested viewport among the versions the delivery policy offers the user (a thumbnail decodes a 64-128 pixel
+/// level of a lossy version, not the original, whenever a lossy version is offered).
 struct Rendered {
     let store: DataStore
     let policies: PolicyStore
@@ -29,7 +30,7 @@ struct Rendered {
         // A series or study renders as its middle image.
         let instance = instances[instances.count / 2]
         let status = try studyStatus(instance.studyInstanceUID)
-        let source = try choose(instance, viewport: viewport, user: user, status: status)
+        let source = try choose(instance, request: request, viewport: viewport, user: user, status: status)
         let store = self.store
         let image = try await Blocking.run { () throws -> RenderedImage in
             let bytes = try store.read(source.file)
@@ -56,12 +57,18 @@ struct Rendered {
 
     /// The allowed stored file (and J2K level) with the fewest pixels that still cover the viewport;
     /// without a viewport, the best quality the user may have.
-    private func choose(_ instance: InstanceSummary, viewport: Int?, user: UsersPolicy.User, status: Int) throws -> (file: StoredFile, level: Int?) {
-        let access = policies.current.access
+    private func choose(_ instance: InstanceSummary, request: Request, viewport: Int?, user: UsersPolicy.User, status: Int) throws -> (file: StoredFile, level: Int?) {
+        let current = policies.current
         let diagnosis = DiagnosisStatus(rawValue: status) ?? .unread
-        let allowed = instance.files.filter { access.decide(role: user.role, status: diagnosis, version: $0.version).allowed }
-        try AccessGate(policies: policies).checkAny(user: user, status: status)
-        guard !allowed.isEmpty else { throw HTTPError(.notFound, message: "no allowed version of \(instance.sopInstanceUID) is stored yet") }
+        // Only versions the delivery policy offers this user (a referring doctor's V2 and V3, never an original
+        // the matrix happens to allow), and only those the access matrix allows now.
+        let decision = try VersionSelection.delivery(request, user: user, status: diagnosis, policies: current, display: viewport)
+        guard decision.version != nil else { throw VersionSelection.refusal(decision, user: user, status: diagnosis, access: current.access) }
+        let offered = Set(decision.candidates.filter { current.access.decide(role: user.role, status: diagnosis, version: $0).allowed })
+        let allowed = instance.files.filter { offered.contains($0.version) }
+        guard !allowed.isEmpty else {
+            throw HTTPError(.notFound, message: "\(offered.sorted().joined(separator: ", ")) of \(instance.sopInstanceUID) not made yet; retry shortly")
+        }
         if let viewport {
             var best: (file: StoredFile, level: Int, pixels: Int)?
             for file in allowed {

@@ -62,18 +62,32 @@ struct VersionSelection {
             guard decision.allowed else { throw AccessGate.refusal(asked.version, status: status, user: user, rule: decision.rule) }
             return VersionSelection(version: asked.version, level: level, display: display, rule: asked.rule)
         }
+        let decision = try delivery(request, user: user, status: status, policies: policies, display: display)
+        guard let version = decision.version else { throw refusal(decision, user: user, status: status, access: access) }
+        return VersionSelection(version: version, level: level, display: decision.display, rule: decision.rule)
+    }
+
+    /// What the delivery policy offers a request that names no version, from its context (query parameters or
+    /// X-Strata-* headers: place, link rate, memory, display; the user's place in users.yaml).
+    static func delivery(_ request: Request, user: UsersPolicy.User, status: DiagnosisStatus, policies: Policies, display: Int?) throws -> DeliveryDecision {
+        let query = request.uri.queryParameters
+        func value(_ name: String, header: String) -> String? {
+            query[Substring(name)].map(String.init) ?? request.headers[HTTPField.Name(header)!]
+        }
         let context = DeliveryContext(role: user.role, status: status,
                                       place: value("place", header: "X-Strata-Place") ?? user.place,
                                       linkRate: value("link", header: "X-Strata-Link-Rate").flatMap(LinkRate.bitsPerSecond),
                                       memory: value("memory", header: "X-Strata-Memory").flatMap(Quantity.bytes),
                                       display: display)
-        let decision = policies.delivery.decide(context) { access.decide(role: user.role, status: status, version: $0).allowed }
-        guard let version = decision.version else {
-            let first = decision.candidates.first ?? "V1"
-            throw AccessGate.refusal(first, status: status, user: user,
-                          rule: "\(access.decide(role: user.role, status: status, version: first).rule); \(decision.rule) offers only \(decision.candidates.joined(separator: ", "))")
-        }
-        return VersionSelection(version: version, level: level, display: decision.display, rule: decision.rule)
+        let access = policies.access
+        return policies.delivery.decide(context) { access.decide(role: user.role, status: status, version: $0).allowed }
+    }
+
+    /// The refusal when the access matrix allows none of the versions the delivery policy offers.
+    static func refusal(_ decision: DeliveryDecision, user: UsersPolicy.User, status: DiagnosisStatus, access: AccessPolicy) -> HTTPError {
+        let first = decision.candidates.first ?? "V1"
+        return AccessGate.refusal(first, status: status, user: user,
+                                  rule: "\(access.decide(role: user.role, status: status, version: first).rule); \(decision.rule) offers only \(decision.candidates.joined(separator: ", "))")
     }
 
     /// The level to send of a codestream with these level sizes (smallest first): the one asked (capped at
