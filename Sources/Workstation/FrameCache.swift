@@ -121,7 +121,8 @@ public final class FrameCache: Sendable {
     private func frames() -> [(manifest: URL, data: URL, size: Int64, used: Date)] {
         guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.contentModificationDateKey, .fileSizeKey]) else { return [] }
         var found: [(URL, URL, Int64, Date)] = []
-        for case let url as URL in walker where url.pathExtension == "json" {
+        // Frames only (`<frame>.json` beside `<frame>.bin`): an instance's render parameters stay while it is cached.
+        for case let url as URL in walker where url.pathExtension == "json" && Int(url.deletingPathExtension().lastPathComponent) != nil {
             let data = url.deletingPathExtension().appendingPathExtension("bin")
             let size = (try? data.resourceValues(forKeys: [.fileSizeKey]).fileSize).flatMap { $0 } ?? 0
             let used = (try? url.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate).flatMap { $0 } ?? .distantPast
