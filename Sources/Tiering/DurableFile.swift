@@ -109,6 +109,8 @@ public enum DurableFile {
                 if count == 0 { break }
                 copied += count
             }
+            // Start writing it back now, overlapping the next file's copy; the batch's flush then waits less.
+            _ = strata_start_writeback(output)
             guard close(output) == 0 else { throw StoreError.from(errno: errno, path: destination.path, operation: "close") }
         } catch {
             close(output)

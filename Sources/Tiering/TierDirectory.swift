@@ -67,7 +67,8 @@ public struct TierDirectory: Sendable {
         try DurableFile.syncFileSystem(staged[0].stagingURL.deletingLastPathComponent())
         for file in staged {
             let destination = url(for: file.relativePath)
-            try DurableFile.makeDirectory(destination.deletingLastPathComponent())
+            // New fan-out folders need no flush each: the batch's second flush makes them durable with the names.
+            try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
             guard Glibc.rename(file.stagingURL.path, destination.path) == 0 else {
                 throw StoreError.from(errno: errno, path: destination.path, operation: "rename to")
             }

@@ -45,7 +45,7 @@ public final class TierMover: Sendable {
     private let staging: @Sendable (TierDirectory) throws -> StagingSession
     /// Files per batch: one journal transaction, two flushes and one index switch for all of them.
     static let batchFiles = 64
-    static let batchBytes: Int64 = 128 << 20
+    static let batchBytes: Int64 = 64 << 20
 
     public init(catalog: TierCatalog, fast: TierDirectory, archive: TierDirectory, policy: TieringPolicy, lockURL: URL,
                 staging: @escaping @Sendable (TierDirectory) throws -> StagingSession) {
@@ -108,22 +108,87 @@ public final class TierMover: Sendable {
 
     // MARK: Carrying out
 
+    /// Carries out the steps in batches, as a two-stage pipeline: while one batch's copies are verified, its
+    /// index switched and its sources deleted (CPU: hashing), the next batch is copied (disk).
     func execute(_ planned: [PlannedTransfer], into report: inout TierReport, now: Double) throws {
         let started = Date()
         if planned.contains(where: { $0.destination == archive.name && $0.kind != .drop }) { try checkArchive() }
-        var batch: [PlannedTransfer] = []
-        var batchBytes: Int64 = 0
-        for transfer in planned {
-            batch.append(transfer)
-            batchBytes += transfer.kind == .drop ? 0 : transfer.object.size
-            if batch.count >= Self.batchFiles || batchBytes >= Self.batchBytes {
-                try executeBatch(batch, into: &report, started: started)
-                batch.removeAll()
-                batchBytes = 0
+        let progress = SharedProgress()
+        let finisher = DispatchQueue(label: "strata.tier.finish")
+        var copiedBytes: Int64 = 0
+        var stopped: Error?
+        for batch in Self.batches(planned) {
+            if progress.with({ $0.error != nil }) { break }
+            do {
+                let published = try publish(batch, copiedBytes: &copiedBytes, started: started, progress: progress)
+                finisher.async { self.complete(published, progress: progress, started: started) }
+            } catch {
+                stopped = error
+                break
             }
         }
-        try executeBatch(batch, into: &report, started: started)
+        finisher.sync {}
+        let done = progress.with { $0 }
+        report.moved += done.report.moved
+        report.copied += done.report.copied
+        report.dropped += done.report.dropped
+        report.recalled += done.report.recalled
+        report.failures += done.report.failures
+        report.bytes += copiedBytes
+        if let error = stopped ?? done.error {
+            try? finish(done)
+            throw error
+        }
+        try finish(done)
         report.seconds = Date().timeIntervalSince(started)
+    }
+
+    /// What the finishing stage has done so far, shared between the stages.
+    struct Progress {
+        var report = TierReport()
+        /// Steps switched with their sources deleted, flushed and forgotten once at the end of the pass.
+        var switched: [Int64] = []
+        var sources: Set<String> = []
+        var error: Error?
+    }
+
+    /// The progress behind a lock, for the two stages.
+    final class SharedProgress: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = Progress()
+
+        func with<T>(_ body: (inout Progress) -> T) -> T {
+            lock.lock()
+            defer { lock.unlock() }
+            return body(&value)
+        }
+    }
+
+    /// One batch whose copies are in place, waiting to be verified and switched.
+    struct Published {
+        var journal: [TierTransfer] = []
+        /// Staged copies by destination tier, flushed and renamed into place by the finishing stage.
+        var staged: [String: [(TierTransfer, StagedFile)]] = [:]
+        var drops: [TierTransfer] = []
+    }
+
+    static func batches(_ planned: [PlannedTransfer]) -> [[PlannedTransfer]] {
+        var batches: [[PlannedTransfer]] = [[]]
+        var bytes: Int64 = 0
+        for transfer in planned {
+            if batches[batches.count - 1].count >= batchFiles || bytes >= batchBytes {
+                batches.append([])
+                bytes = 0
+            }
+            batches[batches.count - 1].append(transfer)
+            bytes += transfer.kind == .drop ? 0 : transfer.object.size
+        }
+        return batches.filter { !$0.isEmpty }
+    }
+
+    private func finish(_ progress: Progress) throws {
+        for name in progress.sources { try DurableFile.syncFileSystem(tier(name).root) }
+        try catalog.endTransfers(progress.switched)
     }
 
     /// The archive must exist (a mount that is missing looks like an empty folder otherwise) and take writes.
@@ -137,92 +202,125 @@ public final class TierMover: Sendable {
         }
     }
 
-    private func executeBatch(_ batch: [PlannedTransfer], into report: inout TierReport, started: Date) throws {
-        guard !batch.isEmpty else { return }
+    /// Journals a batch and copies it into the destinations' staging folders. A fault of the destination (full,
+    /// read-only) undoes the batch's copies and stops the pass.
+    private func publish(_ batch: [PlannedTransfer], copiedBytes: inout Int64, started: Date, progress: SharedProgress) throws -> Published {
         let journal = try catalog.beginTransfers(batch.map(\.transfer))
-        var ready: [TierTransfer] = []
+        var published = Published()
         var stagedFiles: [StagedFile] = []
-        var events: [TierEvent] = []
-        var failed: [Int64] = []
-        func fail(_ transfer: TierTransfer, _ why: String) {
-            report.failures.append("\(transfer.path) (\(transfer.source) to \(transfer.destination)): \(why)")
-            events.append(TierEvent(kind: .failed, bytes: transfer.size, at: Date().timeIntervalSince1970, detail: "\(transfer.path): \(why)"))
-            failed.append(transfer.id)
-        }
+        var byDestination: [String: [(TierTransfer, StagedFile)]] = [:]
         do {
-            // Copy what needs copying into each destination's staging folder.
-            var byDestination: [String: [(TierTransfer, StagedFile)]] = [:]
-            for transfer in journal {
-                if transfer.kind == .drop {
-                    // Never delete the only verified copy: the one staying must match the index now.
-                    if let why = mismatch(transfer, on: transfer.destination) { fail(transfer, "not dropped: \(why)") } else { ready.append(transfer) }
-                    continue
-                }
+            published.drops = journal.filter { $0.kind == .drop }
+            let copies = journal.filter { $0.kind != .drop }
+            // Several copies at a time: the disk serves several streams faster than one.
+            let results = copies.concurrentMap(threads: 4) { transfer -> Result<StagedFile, StoreError> in
                 let destination = tier(transfer.destination)
                 do {
-                    let session = try staging(destination)
-                    let file = try destination.stageCopy(of: tier(transfer.source).url(for: transfer.path), as: transfer.path,
-                                                          sha256: transfer.sha256, in: session)
+                    return .success(try destination.stageCopy(of: tier(transfer.source).url(for: transfer.path), as: transfer.path,
+                                                               sha256: transfer.sha256, in: try staging(destination)))
+                } catch let error as StoreError {
+                    return .failure(error)
+                } catch {
+                    return .failure(.io(path: transfer.path, operation: "copy", errno: 0))
+                }
+            }
+            for (transfer, result) in zip(copies, results) {
+                switch result {
+                case let .success(file):
                     stagedFiles.append(file)
                     byDestination[transfer.destination, default: []].append((transfer, file))
-                    throttle(bytes: report.bytes + Int64(file.size), since: started)
-                    report.bytes += Int64(file.size)
-                } catch let error as StoreError {
+                    copiedBytes += Int64(file.size)
+                case let .failure(error):
                     if case .diskFull = error { throw error }
                     if case .readOnly = error { throw error }
-                    fail(transfer, "\(error)")
+                    fail(transfer, "\(error)", progress: progress)
                 }
             }
-            for (name, files) in byDestination {
-                try tier(name).publishBatch(files.map(\.1))
-                for (transfer, why) in zip(files.map(\.0), verify(files.map(\.0), on: name)) {
-                    if let why {
-                        try? DurableFile.remove(tier(name).url(for: transfer.path))
-                        fail(transfer, "the copy does not match the index (\(why)); removed it, kept the source")
-                    } else {
-                        ready.append(transfer)
-                    }
-                }
-            }
+            throttle(bytes: copiedBytes, since: started)
+            published.staged = byDestination
+            published.journal = journal
         } catch {
-            // Disk full, read-only, or a flush failed: undo this batch's copies, keep every source.
-            for transfer in journal where !failed.contains(transfer.id) {
-                if transfer.kind != .drop { try? DurableFile.remove(tier(transfer.destination).url(for: transfer.path)) }
-            }
-            for file in stagedFiles { try? DurableFile.remove(file.stagingURL) }
-            try? catalog.endTransfers(journal.map(\.id))
-            try? catalog.record(events + [TierEvent(kind: .failed, at: Date().timeIntervalSince1970, detail: "\(error)")])
+            undo(journal, staged: stagedFiles, error)
             throw TierError.archiveUnavailable("\(error)")
         }
-        try catalog.switchTransfers(ready, now: Date().timeIntervalSince1970)
-        // The index no longer names the source copies of moves and drops: delete them, flush, forget the steps.
-        var sources = Set<String>()
-        for transfer in ready where transfer.kind != .copy {
-            try DurableFile.remove(tier(transfer.source).url(for: transfer.path))
-            sources.insert(transfer.source)
-        }
-        for name in sources { try DurableFile.syncFileSystem(tier(name).root) }
-        try catalog.endTransfers(ready.map(\.id) + failed)
-        let now = Date().timeIntervalSince1970
-        for transfer in ready {
-            switch transfer.kind {
-            case .move: report.moved += 1
-            case .drop: report.dropped += 1
-            case .copy where transfer.destination == fast.name: report.recalled += 1
-            case .copy: report.copied += 1
-            }
-            let kind: TierEvent.Kind = transfer.kind == .move ? .moved : transfer.kind == .drop ? .dropped
-                : transfer.destination == fast.name ? .recalled : .copied
-            events.append(TierEvent(kind: kind, bytes: transfer.size, seconds: now - started.timeIntervalSince1970, at: now, detail: transfer.reason))
-        }
-        try catalog.record(events)
+        return published
     }
 
-    /// Re-hashes the copies of a batch on all cores; for each, why it is not what the index says, or nil.
-    func verify(_ transfers: [TierTransfer], on tierName: String) -> [String?] {
+    /// Undoes a batch the destination could not take: its copies removed, its steps forgotten, every source kept.
+    private func undo(_ journal: [TierTransfer], staged: [StagedFile], _ error: Error) {
+        for transfer in journal where transfer.kind != .drop {
+            try? DurableFile.remove(tier(transfer.destination).url(for: transfer.path))
+        }
+        for file in staged { try? DurableFile.remove(file.stagingURL) }
+        try? catalog.endTransfers(journal.map(\.id))
+        try? catalog.record([TierEvent(kind: .failed, at: Date().timeIntervalSince1970, detail: "\(error)")])
+    }
+
+    private func fail(_ transfer: TierTransfer, _ why: String, progress: SharedProgress) {
+        progress.with { $0.report.failures.append("\(transfer.path) (\(transfer.source) to \(transfer.destination)): \(why)") }
+        try? catalog.record([TierEvent(kind: .failed, bytes: transfer.size, at: Date().timeIntervalSince1970, detail: "\(transfer.path): \(why)")])
+        try? catalog.endTransfers([transfer.id])
+    }
+
+    /// Flushes a batch's copies and renames them into place, verifies them against the index, switches the
+    /// index for the good ones and deletes their sources. Never deletes the only verified copy: a copy that
+    /// does not match is removed, its source kept.
+    private func complete(_ batch: Published, progress: SharedProgress, started: Date) {
+        // Flush and rename the staged copies into place (the copies of the next batch go on meanwhile).
+        var copies: [TierTransfer] = []
+        do {
+            for (name, files) in batch.staged {
+                try tier(name).publishBatch(files.map(\.1))
+                copies += files.map(\.0)
+            }
+        } catch {
+            undo(batch.journal, staged: batch.staged.values.flatMap { $0.map(\.1) }, error)
+            progress.with { $0.error = $0.error ?? TierError.archiveUnavailable("\(error)") }
+            return
+        }
+        do {
+            var ready: [TierTransfer] = []
+            let checks = verify(copies, on: nil) + verify(batch.drops, on: nil)
+            for (transfer, why) in zip(copies + batch.drops, checks) {
+                if let why {
+                    if transfer.kind != .drop { try? DurableFile.remove(tier(transfer.destination).url(for: transfer.path)) }
+                    fail(transfer, transfer.kind == .drop ? "not dropped: \(why)" : "the copy does not match the index (\(why)); removed it, kept the source",
+                         progress: progress)
+                } else {
+                    ready.append(transfer)
+                }
+            }
+            try catalog.switchTransfers(ready, now: Date().timeIntervalSince1970)
+            for transfer in ready where transfer.kind != .copy {
+                try DurableFile.remove(tier(transfer.source).url(for: transfer.path))
+            }
+            let now = Date().timeIntervalSince1970
+            var events: [TierEvent] = []
+            progress.with { progress in
+                for transfer in ready {
+                    let recall = transfer.kind == .copy && transfer.destination == fast.name
+                    switch transfer.kind {
+                    case .move: progress.report.moved += 1
+                    case .drop: progress.report.dropped += 1
+                    case .copy: if recall { progress.report.recalled += 1 } else { progress.report.copied += 1 }
+                    }
+                    if transfer.kind != .copy { progress.sources.insert(transfer.source) }
+                    progress.switched.append(transfer.id)
+                    let kind: TierEvent.Kind = transfer.kind == .move ? .moved : transfer.kind == .drop ? .dropped : recall ? .recalled : .copied
+                    events.append(TierEvent(kind: kind, bytes: transfer.size, seconds: now - started.timeIntervalSince1970, at: now, detail: transfer.reason))
+                }
+            }
+            try catalog.record(events)
+        } catch {
+            progress.with { $0.error = $0.error ?? error }
+        }
+    }
+
+    /// Re-hashes the destination copies of a batch on all cores; for each, why it is not what the index says, or nil.
+    func verify(_ transfers: [TierTransfer], on tierName: String?) -> [String?] {
         let results = Mutex<[String?]>(Array(repeating: nil, count: transfers.count))
         DispatchQueue.concurrentPerform(iterations: transfers.count) { position in
-            let why = mismatch(transfers[position], on: tierName)
+            let why = mismatch(transfers[position], on: tierName ?? transfers[position].destination)
             results.withLock { $0[position] = why }
         }
         return results.withLock { $0 }
@@ -296,5 +394,22 @@ public final class TierMover: Sendable {
         }
         try catalog.record(events)
         return (candidates.count, rotten)
+    }
+}
+
+extension Array where Element: Sendable {
+    /// `transform` of every element on `threads` threads at once, results in order.
+    func concurrentMap<T: Sendable>(threads: Int, _ transform: @Sendable (Element) -> T) -> [T] {
+        let results = Mutex<[Int: T]>([:])
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: Swift.min(threads, count)) { _ in
+            while true {
+                let position = next.add(1, ordering: .relaxed).oldValue
+                guard position < count else { return }
+                let value = transform(self[position])
+                results.withLock { $0[position] = value }
+            }
+        }
+        return results.withLock { all in indices.map { all[$0]! } }
     }
 }
