@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Tiering
 
 /// The data folder opened for work: the index (`index.sqlite`) and the tiers. Opening it finishes or
@@ -50,6 +51,16 @@ public final class DataStore: Sendable {
     /// Part of a stored file: a frame, or the header before the pixel data.
     public func read(_ file: StoredFile, offset: Int, length: Int) throws -> [UInt8] {
         try fromEitherTier(file) { try DurableFile.read($0, offset: offset, length: length) }
+    }
+
+    /// Part of a stored file appended to `buffer`, read straight into it: frames served without a copy.
+    public func read(_ file: StoredFile, offset: Int, length: Int, appendingTo buffer: inout ByteBuffer) throws {
+        _ = try fromEitherTier(file) { url -> [UInt8] in
+            try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { pointer in
+                try DurableFile.read(url, offset: offset, into: UnsafeMutableRawBufferPointer(rebasing: pointer.prefix(length)))
+            }
+            return []
+        }
     }
 
     /// Reads from the copy the caller was told of, or, when the mover has just switched it to the other tier

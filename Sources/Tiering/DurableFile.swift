@@ -7,8 +7,8 @@ import Glibc
 /// File operations that survive a crash or power loss: data fsynced before it is named, names fsynced
 /// through their directory.
 public enum DurableFile {
-    /// Creates `url` (which must not exist) holding `bytes`, fsynced.
-    public static func create(_ url: URL, bytes: [UInt8]) throws {
+    /// Creates `url` (which must not exist) holding `bytes`, fsynced (unless the caller flushes a batch at once).
+    public static func create(_ url: URL, bytes: [UInt8], sync: Bool = true) throws {
         let path = url.path
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StoreError.from(errno: errno, path: path, operation: "create") }
@@ -16,7 +16,11 @@ public enum DurableFile {
         defer { if !closed { close(fd) } }
         do {
             try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
-            guard fsync(fd) == 0 else { throw StoreError.from(errno: errno, path: path, operation: "fsync") }
+            if sync {
+                guard fsync(fd) == 0 else { throw StoreError.from(errno: errno, path: path, operation: "fsync") }
+            } else {
+                _ = strata_start_writeback(fd)
+            }
             closed = true
             guard close(fd) == 0 else { throw StoreError.from(errno: errno, path: path, operation: "close") }
         } catch {
@@ -153,23 +157,30 @@ public enum DurableFile {
 
     /// `length` bytes of a file from `offset` (fewer at its end).
     public static func read(_ url: URL, offset: Int, length: Int) throws -> [UInt8] {
+        var done = 0
+        let bytes = try [UInt8](unsafeUninitializedCapacity: length) { buffer, initialized in
+            done = try read(url, offset: offset, into: UnsafeMutableRawBufferPointer(buffer))
+            initialized = done
+        }
+        return bytes
+    }
+
+    /// Reads `buffer.count` bytes of a file from `offset` straight into `buffer` (no intermediate array);
+    /// returns how many were read (fewer at its end).
+    public static func read(_ url: URL, offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         let path = url.path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw StoreError.from(errno: errno, path: path, operation: "open") }
         defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: length)
         var done = 0
-        try bytes.withUnsafeMutableBytes { buffer in
-            while done < length {
-                let count = pread(fd, buffer.baseAddress! + done, length - done, off_t(offset + done))
-                if count < 0, errno == EINTR { continue }
-                guard count >= 0 else { throw StoreError.from(errno: errno, path: path, operation: "read") }
-                if count == 0 { break }
-                done += count
-            }
+        while done < buffer.count {
+            let count = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else { throw StoreError.from(errno: errno, path: path, operation: "read") }
+            if count == 0 { break }
+            done += count
         }
-        if done < length { bytes.removeSubrange(done...) }
-        return bytes
+        return done
     }
 
     /// SHA-256 and size of a file, read in chunks.

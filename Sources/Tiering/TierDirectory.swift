@@ -60,14 +60,33 @@ public struct TierDirectory: Sendable {
         return StagedFile(stagingURL: staging, relativePath: relativePath, size: size, sha256: sha256)
     }
 
+    /// Writes `bytes` to the session's staging folder without flushing (see `flush` and `place`).
+    public func stageUnsynced(_ bytes: [UInt8], as relativePath: String, in session: StagingSession) throws -> StagedFile {
+        let sha256 = SHA256.hash(bytes)
+        let staging = session.folder.appendingPathComponent(StagedFile.stagingName(for: relativePath, token: session.nextToken()))
+        try DurableFile.create(staging, bytes: bytes, sync: false)
+        return StagedFile(stagingURL: staging, relativePath: relativePath, size: bytes.count, sha256: sha256)
+    }
+
     /// Makes a batch of staged copies durable and renames them into place: one file-system flush for the
     /// data, the renames, one flush for the names.
     public func publishBatch(_ staged: [StagedFile]) throws {
+        try flush(staged)
+        try place(staged)
+    }
+
+    /// One flush of the file system for a batch of staged files.
+    public func flush(_ staged: [StagedFile]) throws {
+        guard let first = staged.first else { return }
+        try DurableFile.syncFileSystem(first.stagingURL.deletingLastPathComponent())
+    }
+
+    /// Renames flushed staged files into place, then one flush makes the names durable.
+    public func place(_ staged: [StagedFile]) throws {
         guard !staged.isEmpty else { return }
-        try DurableFile.syncFileSystem(staged[0].stagingURL.deletingLastPathComponent())
         for file in staged {
             let destination = url(for: file.relativePath)
-            // New fan-out folders need no flush each: the batch's second flush makes them durable with the names.
+            // New fan-out folders need no flush each: the flush after the renames makes them durable with the names.
             try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
             guard Glibc.rename(file.stagingURL.path, destination.path) == 0 else {
                 throw StoreError.from(errno: errno, path: destination.path, operation: "rename to")

@@ -31,6 +31,20 @@ struct STOW {
         var referenced: [Item] = []
         var failed: [Item] = []
         var received = 0
+        var batch: [Candidate] = []
+        var batchBytes = 0
+        let ingest = self.ingest, base = WADO.baseURL(request)
+        func storeBatch() async throws {
+            guard !batch.isEmpty else { return }
+            let files = batch.map(\.bytes)
+            let outcomes = try await Blocking.run { ingest.ingest(files: files) }
+            for (candidate, outcome) in zip(batch, outcomes) {
+                let (item, ok) = Self.answer(candidate, outcome, base: base)
+                if ok { referenced.append(item) } else { failed.append(item) }
+            }
+            batch.removeAll()
+            batchBytes = 0
+        }
         do {
             for try await chunk in request.body {
                 received += chunk.readableBytes
@@ -38,13 +52,27 @@ struct STOW {
                     throw HTTPError(.contentTooLarge, message: "the body is larger than network.yaml's http_max_upload (\(limit) bytes)")
                 }
                 for part in try reader.feed(chunk) {
-                    let (item, ok) = await store(part, study: study, base: WADO.baseURL(request))
-                    if ok { referenced.append(item) } else { failed.append(item) }
+                    switch check(part, study: study) {
+                    case let .refused(item): failed.append(item)
+                    case let .accepted(candidate):
+                        batch.append(candidate)
+                        batchBytes += candidate.bytes.count
+                    }
+                }
+                // Parts are stored in groups (one flush and one index transaction for each group).
+                if batchBytes >= Self.batchBytes || batch.count >= Self.batchParts {
+                    try await storeBatch()
                 }
                 if reader.finished { break }
             }
+            try await storeBatch()
         } catch let problem as MultipartReader.Problem {
+            try? await storeBatch()
             throw HTTPError(.badRequest, message: "\(problem)")
+        } catch {
+            // What arrived whole before the failure is stored, as it would have been part by part.
+            try? await storeBatch()
+            throw error
         }
         // Parts are stored as they arrive; a body cut short after some were stored still reports those.
         guard reader.finished || !referenced.isEmpty else {
@@ -66,39 +94,59 @@ struct STOW {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: DICOMJSONEncoder().encode(answer))))
     }
 
-    /// Stores one part; returns its ReferencedSOPSequence or FailedSOPSequence item.
-    private func store(_ part: MultipartReader.Part, study: String?, base: String) async -> (Item, Bool) {
+    /// Parts grouped for one ingest: up to this many, or this many bytes.
+    static let batchParts = 32
+    static let batchBytes = 64 << 20
+
+    /// A part that may be stored, with what its answer item says so far.
+    struct Candidate {
+        var item: DataSet
+        var bytes: [UInt8]
+        var study: String?
+        var series: String?
+    }
+
+    enum Checked {
+        case accepted(Candidate)
+        case refused(Item)
+    }
+
+    /// Whether a part may be stored: a DICOM part, of the study posted to.
+    private func check(_ part: MultipartReader.Part, study: String?) -> Checked {
         var item = DataSet()
-        func fail(_ reason: UInt16) -> (Item, Bool) {
-            item.set(.failureReason, uint16: reason)
-            return (Item(item), false)
-        }
         let type = Multipart.parameters(part.headers["content-type"] ?? "application/dicom").type
-        guard type == "application/dicom" else { return fail(0xC000) }
-        let bytes = part.body
-        let parsed = try? DicomFile.read(bytes)
-        let uids = (parsed?.dataSet.string(.sopClassUID), parsed?.dataSet.string(.sopInstanceUID))
-        if let sopClass = uids.0 { item.set(.referencedSOPClassUID, .UI, sopClass) }
-        if let sopInstance = uids.1 { item.set(.referencedSOPInstanceUID, .UI, sopInstance) }
-        if let study, let actual = parsed?.dataSet.string(.studyInstanceUID), actual != study {
-            return fail(0xA900)  // the instance belongs to another study than the one posted to
+        guard type == "application/dicom" else { return .refused(Self.failure(item, 0xC000)) }
+        let parsed = try? DicomFile.read(part.body)
+        if let sopClass = parsed?.dataSet.string(.sopClassUID) { item.set(.referencedSOPClassUID, .UI, sopClass) }
+        if let sopInstance = parsed?.dataSet.string(.sopInstanceUID) { item.set(.referencedSOPInstanceUID, .UI, sopInstance) }
+        let actual = parsed?.dataSet.string(.studyInstanceUID)
+        if let study, let actual, actual != study {
+            return .refused(Self.failure(item, 0xA900))  // the instance belongs to another study than the one posted to
         }
-        let ingest = self.ingest
-        do {
-            let outcome = try await Blocking.run { try ingest.ingest(fileBytes: bytes) }
-            if let parsed, let study = parsed.dataSet.string(.studyInstanceUID), let series = parsed.dataSet.string(.seriesInstanceUID) {
+        return .accepted(Candidate(item: item, bytes: part.body, study: actual, series: parsed?.dataSet.string(.seriesInstanceUID)))
+    }
+
+    /// A part's ReferencedSOPSequence item (true) or FailedSOPSequence item, from how its ingest went.
+    static func answer(_ candidate: Candidate, _ outcome: Result<IngestOutcome, IngestError>, base: String) -> (Item, Bool) {
+        var item = candidate.item
+        switch outcome {
+        case let .success(outcome):
+            if let study = candidate.study, let series = candidate.series {
                 item.set(.retrieveURL, .UR, "\(base)/studies/\(study)/series/\(series)/instances/\(outcome.sopInstanceUID)")
             }
             return (Item(item), true)
-        } catch let error as IngestError {
+        case let .failure(error):
             switch error {
-            case .malformed, .classMismatch: return fail(0xC000)
-            case .conflict: return fail(0x0111)
-            case .storage: return fail(0xA700)
-            case .index: return fail(0xC000)
+            case .malformed, .classMismatch, .index: return (failure(item, 0xC000), false)
+            case .conflict: return (failure(item, 0x0111), false)
+            case .storage: return (failure(item, 0xA700), false)
             }
-        } catch {
-            return fail(0xC000)
         }
+    }
+
+    static func failure(_ item: DataSet, _ reason: UInt16) -> Item {
+        var item = item
+        item.set(.failureReason, uint16: reason)
+        return Item(item)
     }
 }

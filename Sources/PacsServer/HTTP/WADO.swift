@@ -10,6 +10,7 @@ import NIOCore
 struct WADO {
     let store: DataStore
     let policies: PolicyStore
+    let cache = InstanceCache()
 
     /// The instances a path names, after the gate allowed the user to have V1 of their studies.
     /// `checkV1` is false for rendering, which picks (and gates) the version itself.
@@ -24,9 +25,18 @@ struct WADO {
         if let instance { query.sopInstanceUIDs = [instance] }
         let index = store.index
         let wanted = query
-        // One instance is a quick indexed read, done in place; a series or study goes to the blocking pool.
+        // One instance is a quick indexed read, done in place (and kept a moment for the next frame's request);
+        // a series or study goes to the blocking pool.
         let lookUp = { @Sendable () throws -> ([InstanceSummary], Int?) in (try index.instances(matching: wanted), try index.status(studyInstanceUID: study)) }
-        let (found, status) = instance != nil ? try lookUp() : try await Blocking.run(lookUp)
+        let found: [InstanceSummary], status: Int?
+        if let instance, let cached = cache.instance(instance), cached.studyInstanceUID == study, series == nil || cached.seriesInstanceUID == series {
+            (found, status) = ([cached], try index.status(studyInstanceUID: study))
+        } else if instance != nil {
+            (found, status) = try lookUp()
+            if found.count == 1 { cache.keep(found[0]) }
+        } else {
+            (found, status) = try await Blocking.run(lookUp)
+        }
         guard !found.isEmpty, let status else { throw HTTPError(.notFound, message: "no such \(instance != nil ? "instance" : series != nil ? "series" : "study")") }
         if checkV1 { try AccessGate(policies: policies).check(user: user, status: status, version: "V1") }
         return found
@@ -121,10 +131,22 @@ struct WADO {
         }
         let mediaType = Self.frameMediaType(request.headers[.accept])
         let store = self.store
-        // Native frames at known offsets are a read of just their bytes: done in place.
+        // Native frames at known offsets are a read of just their bytes, straight into the response: done in place.
         if mediaType == "application/octet-stream", let original = instance.files.first(where: { $0.variant == IngestService.originalVariant }),
-           original.frames != nil, TransferSyntax(uid: original.transferSyntaxUID)?.encapsulated == false {
-            return Multipart.response(try Self.nativeFrames(of: instance, store: store, only: numbers), type: mediaType)
+           let layouts = original.frames, layouts.count >= numbers.max() ?? 0,
+           TransferSyntax(uid: original.transferSyntaxUID)?.encapsulated == false {
+            let boundary = Multipart.boundary()
+            var body = ByteBuffer()
+            body.reserveCapacity(numbers.reduce(256) { $0 + layouts[$1 - 1].length + 128 })
+            for number in numbers {
+                body.writeImmutableBuffer(Multipart.partHeader(boundary: boundary, contentType: mediaType))
+                try store.read(original, offset: layouts[number - 1].offset, length: layouts[number - 1].length, appendingTo: &body)
+                body.writeString("\r\n")
+            }
+            body.writeImmutableBuffer(Multipart.closing(boundary: boundary))
+            var headers = HTTPFields()
+            headers[.contentType] = "multipart/related; type=\"\(mediaType)\"; boundary=\(boundary)"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
         }
         let parts: [[UInt8]] = try await Blocking.run {
             switch mediaType {

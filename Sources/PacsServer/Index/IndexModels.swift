@@ -207,8 +207,8 @@ public enum RecordOutcome: Sendable, Equatable {
 /// The index of patients, studies, series, instances and stored files. The callers see only this
 /// protocol, so an index on another database can stand in for the SQLite one.
 public protocol ImageIndex: TierCatalog {
-    /// Records an instance, its original's file and its derivation job in one transaction.
-    func record(_ attributes: IndexedAttributes, original: StoredFile, receivedAt: Double) throws -> RecordOutcome
+    /// Records instances, their originals' files and their derivation jobs, all in one transaction.
+    func record(_ batch: [(attributes: IndexedAttributes, original: StoredFile)], receivedAt: Double) throws -> [RecordOutcome]
     /// Every stored file of an instance.
     func files(sopInstanceUID: String) throws -> [StoredFile]
 
@@ -252,6 +252,13 @@ public protocol ImageIndex: TierCatalog {
     func storedFiles(tier: String) throws -> [IndexedFile]
     /// The stored file recorded at a path of a tier.
     func storedFile(tier: String, path: String) throws -> IndexedFile?
+}
+
+extension ImageIndex {
+    /// Records one instance, its original's file and its derivation job in one transaction.
+    public func record(_ attributes: IndexedAttributes, original: StoredFile, receivedAt: Double) throws -> RecordOutcome {
+        try record([(attributes, original)], receivedAt: receivedAt)[0]
+    }
 }
 
 /// One change of a study's diagnosis status.

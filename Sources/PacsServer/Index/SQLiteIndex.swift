@@ -18,21 +18,23 @@ public final class SQLiteIndex: ImageIndex {
         try IndexSchema.migrator.migrate(pool)
     }
 
-    public func record(_ a: IndexedAttributes, original: StoredFile, receivedAt: Double) throws -> RecordOutcome {
+    public func record(_ batch: [(attributes: IndexedAttributes, original: StoredFile)], receivedAt: Double) throws -> [RecordOutcome] {
         try pool.write { db in
-            if let existing = try Self.original(db, sopInstanceUID: a.sopInstanceUID) { return .exists(existing) }
-            let patient = try Self.patientRef(db, a)
-            let study = try Self.studyRef(db, a, patient: patient, receivedAt: receivedAt)
-            let series = try Self.seriesRef(db, a, study: study, receivedAt: receivedAt)
-            try db.execute(sql: """
-                INSERT INTO instance (uid, series_ref, sop_class_uid, number, rows, columns, frames, received_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [a.sopInstanceUID, series, a.sopClassUID, a.instanceNumber, a.rows, a.columns, a.numberOfFrames, receivedAt])
-            let instance = db.lastInsertedRowID
-            try Self.insert(db, original, instance: instance, now: receivedAt)
-            try db.execute(sql: "INSERT INTO derivation_job (instance_ref, state, updated_at) VALUES (?, 'pending', ?)",
-                           arguments: [instance, receivedAt])
-            return .recorded
+            try batch.map { a, original in
+                if let existing = try Self.original(db, sopInstanceUID: a.sopInstanceUID) { return .exists(existing) }
+                let patient = try Self.patientRef(db, a)
+                let study = try Self.studyRef(db, a, patient: patient, receivedAt: receivedAt)
+                let series = try Self.seriesRef(db, a, study: study, receivedAt: receivedAt)
+                try db.execute(sql: """
+                    INSERT INTO instance (uid, series_ref, sop_class_uid, number, rows, columns, frames, received_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [a.sopInstanceUID, series, a.sopClassUID, a.instanceNumber, a.rows, a.columns, a.numberOfFrames, receivedAt])
+                let instance = db.lastInsertedRowID
+                try Self.insert(db, original, instance: instance, now: receivedAt)
+                try db.execute(sql: "INSERT INTO derivation_job (instance_ref, state, updated_at) VALUES (?, 'pending', ?)",
+                               arguments: [instance, receivedAt])
+                return .recorded
+            }
         }
     }
 
@@ -80,7 +82,10 @@ public final class SQLiteIndex: ImageIndex {
     }
 
     public func status(studyInstanceUID: String) throws -> Int? {
-        try pool.read { db in try Int.fetchOne(db, sql: "SELECT status FROM study WHERE uid = ?", arguments: [studyInstanceUID]) }
+        // Asked on every retrieval (the access gate): one statement needs no transaction, and stays prepared.
+        try pool.unsafeRead { db in
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT status FROM study WHERE uid = ?"), arguments: [studyInstanceUID])
+        }
     }
 
     public func statusHistory(studyInstanceUID: String) throws -> [StatusChange] {

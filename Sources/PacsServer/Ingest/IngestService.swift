@@ -31,6 +31,13 @@ public final class IngestService: Sendable {
     /// Ingests the bytes of a file: a Part 10 file is stored exactly as received; a bare dataset, or a
     /// file without preamble, is stored as a standard Part 10 file holding the same elements.
     public func ingest(fileBytes: [UInt8]) throws(IngestError) -> IngestOutcome {
+        let (file, bytes) = try prepare(fileBytes: fileBytes)
+        return try ingest(file, bytes: bytes)
+    }
+
+    /// The file to store for some received bytes, and its bytes: as received when they are a standard Part 10
+    /// file, else normalized to one.
+    private func prepare(fileBytes: [UInt8]) throws(IngestError) -> (DicomFile, [UInt8]) {
         let file: DicomFile
         do {
             file = try DicomFile.read(fileBytes)
@@ -40,19 +47,103 @@ public final class IngestService: Sendable {
             throw .malformed(.notDICOM(reason: "\(error)"))
         }
         let isStandardPart10 = fileBytes.count >= 132 && fileBytes[128..<132].elementsEqual("DICM".utf8) && !file.meta.isEmpty
-        if isStandardPart10 {
-            return try ingest(file, bytes: fileBytes)
-        }
+        if isStandardPart10 { return (file, fileBytes) }
         do {
             let normalized = try DicomFile.wrapping(file.dataSet, transferSyntax: file.transferSyntax)
-            return try ingest(normalized, bytes: try normalized.encoded())
+            return (normalized, try normalized.encoded())
         } catch let error as DICOMError {
             throw .malformed(error)
-        } catch let error as IngestError {
-            throw error
         } catch {
             throw .malformed(.notDICOM(reason: "\(error)"))
         }
+    }
+
+    /// Ingests several files as one group commit (a STOW-RS body): each is staged, one flush makes them all
+    /// durable, one index transaction records them, they are renamed into place and one flush makes the names
+    /// durable; only then is any acknowledged. Each answer is what `ingest(fileBytes:)` would give for its file.
+    public func ingest(files: [[UInt8]]) -> [Result<IngestOutcome, IngestError>] {
+        var results = [Result<IngestOutcome, IngestError>?](repeating: nil, count: files.count)
+        struct Item {
+            var position: Int
+            var file: DicomFile
+            var bytes: [UInt8]
+            var attributes: IndexedAttributes
+        }
+        var items: [Item] = []
+        var repeated: [Int] = []
+        var seen = Set<String>()
+        for (position, fileBytes) in files.enumerated() {
+            do throws(IngestError) {
+                let (file, bytes) = try prepare(fileBytes: fileBytes)
+                let attributes = try Self.attributes(of: file)
+                // The same instance twice in one body: the second is answered after the first is stored.
+                if seen.insert(attributes.sopInstanceUID).inserted {
+                    items.append(Item(position: position, file: file, bytes: bytes, attributes: attributes))
+                } else {
+                    repeated.append(position)
+                }
+            } catch {
+                results[position] = .failure(error)
+            }
+        }
+        var stored = 0
+        locks.withLocks(for: items.map(\.attributes.sopInstanceUID)) {
+            var staged: [(item: Item, recorded: StoredFile, file: StagedFile)] = []
+            for item in items {
+                do throws(IngestError) {
+                    if let existing = try lookUp(item.attributes.sopInstanceUID) {
+                        results[item.position] = Result { () throws(IngestError) in try compare(item.file, with: existing, uid: item.attributes.sopInstanceUID) }
+                        continue
+                    }
+                    var recorded = originalFile(item.attributes.sopInstanceUID, item.file, size: item.bytes.count)
+                    let file = try stage(item.bytes, as: recorded.path, synced: false)
+                    recorded.sha256 = file.sha256
+                    staged.append((item, recorded, file))
+                } catch {
+                    results[item.position] = .failure(error)
+                }
+            }
+            do {
+                try fast.flush(staged.map(\.file))
+            } catch {
+                staged.forEach { fast.discard($0.file) }
+                staged.forEach { results[$0.item.position] = .failure(.storage(error as? StoreError ?? .io(path: $0.file.relativePath, operation: "flush", errno: 0))) }
+                return
+            }
+            let outcomes: [RecordOutcome]
+            do {
+                outcomes = try index.record(staged.map { ($0.item.attributes, $0.recorded) }, receivedAt: clock())
+            } catch {
+                staged.forEach { fast.discard($0.file) }
+                staged.forEach { results[$0.item.position] = .failure(.index("\(error)")) }
+                return
+            }
+            var placed: [StagedFile] = []
+            for (entry, outcome) in zip(staged, outcomes) {
+                let uid = entry.item.attributes.sopInstanceUID
+                if case let .exists(existing) = outcome {
+                    fast.discard(entry.file)
+                    results[entry.item.position] = Result { () throws(IngestError) in try compare(entry.item.file, with: existing, uid: uid) }
+                } else {
+                    placed.append(entry.file)
+                    results[entry.item.position] = .success(.stored(sopInstanceUID: uid))
+                }
+            }
+            do {
+                try fast.place(placed)
+                stored = placed.count
+            } catch {
+                // The index holds the rows and the staged files are durable: recovery will finish the renames.
+                for entry in staged where placed.contains(where: { $0.stagingURL == entry.file.stagingURL }) {
+                    results[entry.item.position] = .failure(.storage(error as? StoreError ?? .io(path: entry.file.relativePath, operation: "publish", errno: 0)))
+                }
+            }
+        }
+        for _ in 0..<stored { onStored?() }
+        for position in repeated {
+            results[position] = Result { () throws(IngestError) in try ingest(fileBytes: files[position]) }
+        }
+        return results.map { $0 ?? .failure(.index("not ingested")) }
     }
 
     /// Ingests a dataset as a DIMSE C-STORE carries it: the bytes in `syntax`, stored unchanged behind a
@@ -78,34 +169,45 @@ public final class IngestService: Sendable {
         }
     }
 
-    private func ingest(_ file: DicomFile, bytes: [UInt8]) throws(IngestError) -> IngestOutcome {
-        let attributes: IndexedAttributes
+    private static func attributes(of file: DicomFile) throws(IngestError) -> IndexedAttributes {
         do {
-            attributes = try IndexedAttributes(file.dataSet)
+            return try IndexedAttributes(file.dataSet)
         } catch let error as DICOMError {
             throw .malformed(error)
         } catch {
             throw .malformed(.notDICOM(reason: "\(error)"))
         }
+    }
+
+    /// The index row of an original about to be stored (its SHA-256 comes with staging).
+    private func originalFile(_ uid: String, _ file: DicomFile, size: Int) -> StoredFile {
+        var original = StoredFile(version: "V1", variant: Self.originalVariant, tier: fast.name,
+                                  path: TierDirectory.placement(uid: uid, variant: Self.originalVariant),
+                                  size: size, sha256: "", transferSyntaxUID: file.transferSyntax.uid)
+        (original.frames, original.headerLength) = FrameLocator.layout(of: file)
+        return original
+    }
+
+    private func stage(_ bytes: [UInt8], as path: String, synced: Bool) throws(IngestError) -> StagedFile {
+        do {
+            return synced ? try fast.stage(bytes, as: path, in: staging) : try fast.stageUnsynced(bytes, as: path, in: staging)
+        } catch let error as StoreError {
+            throw .storage(error)
+        } catch {
+            throw .storage(.io(path: path, operation: "stage", errno: 0))
+        }
+    }
+
+    private func ingest(_ file: DicomFile, bytes: [UInt8]) throws(IngestError) -> IngestOutcome {
+        let attributes = try Self.attributes(of: file)
         let uid = attributes.sopInstanceUID
         return try locks.withLock(for: uid) { () throws(IngestError) -> IngestOutcome in
             if let existing = try lookUp(uid) {
                 return try compare(file, with: existing, uid: uid)
             }
-            let original = StoredFile(version: "V1", variant: Self.originalVariant, tier: fast.name,
-                                      path: TierDirectory.placement(uid: uid, variant: Self.originalVariant),
-                                      size: bytes.count, sha256: "", transferSyntaxUID: file.transferSyntax.uid)
-            let staged: StagedFile
-            do {
-                staged = try fast.stage(bytes, as: original.path, in: staging)
-            } catch let error as StoreError {
-                throw .storage(error)
-            } catch {
-                throw .storage(.io(path: original.path, operation: "stage", errno: 0))
-            }
-            var recorded = original
+            var recorded = originalFile(uid, file, size: bytes.count)
+            let staged = try stage(bytes, as: recorded.path, synced: true)
             recorded.sha256 = staged.sha256
-            (recorded.frames, recorded.headerLength) = FrameLocator.layout(of: file)
             let outcome: RecordOutcome
             do {
                 outcome = try index.record(attributes, original: recorded, receivedAt: clock())
@@ -124,7 +226,7 @@ public final class IngestService: Sendable {
                 // The index holds the row and the staged file is durable: recovery will finish the rename.
                 throw .storage(error)
             } catch {
-                throw .storage(.io(path: original.path, operation: "publish", errno: 0))
+                throw .storage(.io(path: recorded.path, operation: "publish", errno: 0))
             }
             onStored?()
             return .stored(sopInstanceUID: uid)
@@ -160,11 +262,23 @@ final class StripedLocks: Sendable {
     private let stripes: [NSLock] = (0..<64).map { _ in NSLock() }
 
     func withLock<T>(for key: String, _ body: () throws(IngestError) -> T) throws(IngestError) -> T {
-        var hasher = Hasher()
-        hasher.combine(key)
-        let lock = stripes[Int(UInt(bitPattern: hasher.finalize()) % UInt(stripes.count))]
+        let lock = stripes[stripe(key)]
         lock.lock()
         defer { lock.unlock() }
         return try body()
+    }
+
+    /// Holds the locks of several keys at once, taken in one order so two callers cannot deadlock.
+    func withLocks(for keys: [String], _ body: () -> Void) {
+        let held = Set(keys.map(stripe)).sorted().map { stripes[$0] }
+        held.forEach { $0.lock() }
+        defer { held.reversed().forEach { $0.unlock() } }
+        body()
+    }
+
+    private func stripe(_ key: String) -> Int {
+        var hasher = Hasher()
+        hasher.combine(key)
+        return Int(UInt(bitPattern: hasher.finalize()) % UInt(stripes.count))
     }
 }
