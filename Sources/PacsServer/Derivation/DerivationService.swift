@@ -17,6 +17,8 @@ public final class DerivationService: Sendable {
     private let stopped = Atomic<Bool>(false)
     /// Until when (uptime nanoseconds) images are arriving: derivation then leaves the cores to ingest.
     private let receivingUntil = Atomic<UInt64>(0)
+    /// Since when (uptime nanoseconds) images have been arriving without a pause.
+    private let receivingSince = Atomic<UInt64>(0)
     /// Told the SOP Instance UID of every instance whose versions are made.
     private let onDerived: (@Sendable (String) -> Void)?
 
@@ -123,7 +125,7 @@ public final class DerivationService: Sendable {
 
     /// Starts `workers` threads that derive for the life of the process, waking when told new work
     /// arrived and checking the queue every second regardless. They run at a lower CPU priority than
-    /// everything else, and while images are arriving only one of them works: receiving comes first.
+    /// everything else, and while images are arriving they wait (see `waitsForReceiving`).
     public func start(workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
         _ = try? releaseAbandoned()
         for number in 0..<max(1, workers) {
@@ -133,7 +135,7 @@ public final class DerivationService: Sendable {
                 setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
                 #endif
                 while !stopped.load(ordering: .relaxed) {
-                    if number > 0, DispatchTime.now().uptimeNanoseconds < receivingUntil.load(ordering: .relaxed) {
+                    if waitsForReceiving(worker: number) {
                         Thread.sleep(forTimeInterval: 0.1)
                         continue
                     }
@@ -152,9 +154,21 @@ public final class DerivationService: Sendable {
 
     /// Tells the workers that an instance was stored: there is work, and images are arriving.
     public func instanceStored() {
-        receivingUntil.store(DispatchTime.now().uptimeNanoseconds + 500_000_000, ordering: .relaxed)
+        let now = DispatchTime.now().uptimeNanoseconds
+        if receivingUntil.load(ordering: .relaxed) < now { receivingSince.store(now, ordering: .relaxed) }
+        receivingUntil.store(now + 500_000_000, ordering: .relaxed)
         wakeup.signal()
     }
+
+    /// While images arrive, derivation waits (receiving comes first); after `patience` of continuous
+    /// arrivals one worker derives anyway, so a long stream cannot hold the versions back for good.
+    private func waitsForReceiving(worker: Int) -> Bool {
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard now < receivingUntil.load(ordering: .relaxed) else { return false }
+        return worker > 0 || now - receivingSince.load(ordering: .relaxed) < Self.patience
+    }
+
+    static let patience: UInt64 = 20_000_000_000
 
     /// Tells an idle worker that there is work (a version someone waits for).
     public func wake() {
