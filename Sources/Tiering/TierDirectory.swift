@@ -96,10 +96,20 @@ public struct TierDirectory: Sendable {
     }
 
     /// Renames a staged file to its place (creating fan-out folders as needed), durably.
-    public func publish(_ staged: StagedFile) throws {
+    /// With `durably` false the new name is not flushed: for a file whose index row is committed, a crash that
+    /// loses the rename leaves it staged, and recovery renames it again (IngestRecovery).
+    public func publish(_ staged: StagedFile, durably: Bool = true) throws {
         let destination = url(for: staged.relativePath)
-        try DurableFile.makeDirectory(destination.deletingLastPathComponent())
-        try DurableFile.rename(staged.stagingURL, to: destination)
+        if durably {
+            try DurableFile.makeDirectory(destination.deletingLastPathComponent())
+        } else {
+            try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+        }
+        if durably {
+            try DurableFile.rename(staged.stagingURL, to: destination)
+        } else if Glibc.rename(staged.stagingURL.path, destination.path) != 0 {
+            throw StoreError.from(errno: errno, path: destination.path, operation: "rename to")
+        }
     }
 
     /// Whether a live writer holds a staged file for `relativePath` (it is about to be renamed into place).

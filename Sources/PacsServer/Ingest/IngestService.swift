@@ -221,7 +221,8 @@ public final class IngestService: Sendable {
                 return try compare(file, with: existing, uid: uid)
             }
             do {
-                try fast.publish(staged)
+                // Durable already: the staged file and the index row are; a lost rename is redone by recovery.
+                try fast.publish(staged, durably: false)
             } catch let error as StoreError {
                 // The index holds the row and the staged file is durable: recovery will finish the rename.
                 throw .storage(error)
