@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import DICOM
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -113,11 +114,19 @@ public final class StrataClient: Sendable {
         }
     }
 
-    /// A request read whole.
+    /// A request read whole. JSON answers come gzipped (the bytes on the wire are what the counter counts).
     public func request(_ method: HTTPMethod = .GET, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil) async throws -> ClientResponse {
         var response = ClientResponse(status: 0, headers: [:], body: [])
-        try await stream(method, path, headers: headers, body: body, onHead: { response.status = $0; response.headers = $1 }) { piece in
+        try await stream(method, path, headers: headers + [("Accept-Encoding", "gzip")], body: body,
+                         onHead: { response.status = $0; response.headers = $1 }) { piece in
             response.body += Array(buffer: piece)
+        }
+        if response.header("Content-Encoding")?.lowercased() == "gzip" {
+            do {
+                response.body = try Deflate.gunzip(response.body)
+            } catch {
+                throw ClientError.protocolError("\(path): the gzipped answer does not inflate: \(error)")
+            }
         }
         return response
     }

@@ -1,7 +1,8 @@
 import CZlib
 
-/// Raw deflate (RFC 1951) as the Deflated Explicit VR Little Endian transfer syntax uses it (PS3.5 A.5).
-enum Deflate {
+/// Raw deflate (RFC 1951) as the Deflated Explicit VR Little Endian transfer syntax uses it (PS3.5 A.5), and
+/// gzip (RFC 1952) as HTTP's Content-Encoding uses it.
+public enum Deflate {
     /// Inflated data larger than this is refused rather than allocated.
     static let maximumInflatedSize = 4 << 30
 
@@ -48,9 +49,19 @@ enum Deflate {
         return output
     }
 
-    static func deflate(_ input: [UInt8]) throws -> [UInt8] {
+    /// A gzip member holding `input`.
+    public static func gzip(_ input: [UInt8]) throws -> [UInt8] {
+        try deflate(input, windowBits: MAX_WBITS + 16)
+    }
+
+    /// The data of a gzip member.
+    public static func gunzip(_ input: [UInt8]) throws -> [UInt8] {
+        try inflate(input[...], windowBits: MAX_WBITS + 16)
+    }
+
+    static func deflate(_ input: [UInt8], windowBits: Int32 = -MAX_WBITS) throws -> [UInt8] {
         var stream = z_stream()
-        guard deflateInit2_(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY,
+        guard deflateInit2_(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, windowBits, 8, Z_DEFAULT_STRATEGY,
                             ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw DICOMError.deflate(reason: "zlib could not start")
         }

@@ -40,6 +40,7 @@ public enum HTTPService {
         let tokens = TokenStore()
         let router = Router(context: StrataContext.self)
         router.add(middleware: AccessLog(url: store.folder.appendingPathComponent("access.log")))
+        router.add(middleware: ResponseCompression())
         // The viewer's page and scripts hold no patient data: they load before logging in.
         if let viewer = viewerFolder() {
             router.add(middleware: FileMiddleware(viewer.path, urlBasePath: "/viewer", searchForIndexHtml: true, logger: logger))

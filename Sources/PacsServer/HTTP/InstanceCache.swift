@@ -1,9 +1,10 @@
 import Foundation
 import Synchronization
 
-/// Instances looked up a moment ago, for the per-frame requests a viewer makes by the hundred. An entry lives a
-/// second, so a version just made or a tier move shows within that (a read racing a move finds the file on the
-/// other tier anyway). The study's status is never cached here: access is always decided on the current one.
+/// Instances looked up a moment ago, for the per-frame requests a viewer makes by the hundred. Only instances
+/// whose versions are all made are kept, for a second (a tier move shows within that, and a read racing a move
+/// finds the file on the other tier anyway). The study's status is never cached: access is decided on the
+/// current one.
 final class InstanceCache: Sendable {
     private static let lifetime: UInt64 = 1_000_000_000
     private static let capacity = 20_000

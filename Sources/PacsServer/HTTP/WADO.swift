@@ -33,7 +33,9 @@ struct WADO {
             (found, status) = ([cached], try index.status(studyInstanceUID: study))
         } else if instance != nil {
             (found, status) = try lookUp()
-            if found.count == 1 { cache.keep(found[0]) }
+            // Only an instance whose versions are all made is kept: one still being derived is looked up afresh.
+            let versions = Set(policies.current.compression.versionNames)
+            if found.count == 1, versions.isSubset(of: found[0].files.map(\.version)) { cache.keep(found[0]) }
         } else {
             (found, status) = try await Blocking.run(lookUp)
         }
