@@ -31,15 +31,14 @@ struct STOW {
         var referenced: [Item] = []
         var failed: [Item] = []
         var received = 0
-        var batch: [Candidate] = []
+        var batch: [[UInt8]] = []
         var batchBytes = 0
         let ingest = self.ingest, base = WADO.baseURL(request)
         func storeBatch() async throws {
             guard !batch.isEmpty else { return }
-            let files = batch.map(\.bytes)
-            let outcomes = try await Blocking.run { ingest.ingest(files: files) }
-            for (candidate, outcome) in zip(batch, outcomes) {
-                let (item, ok) = Self.answer(candidate, outcome, base: base)
+            let parts = batch
+            let answers = try await Blocking.run { Self.store(parts, ingest: ingest, study: study, base: base) }
+            for (item, ok) in answers {
                 if ok { referenced.append(item) } else { failed.append(item) }
             }
             batch.removeAll()
@@ -52,12 +51,12 @@ struct STOW {
                     throw HTTPError(.contentTooLarge, message: "the body is larger than network.yaml's http_max_upload (\(limit) bytes)")
                 }
                 for part in try reader.feed(chunk) {
-                    switch check(part, study: study) {
-                    case let .refused(item): failed.append(item)
-                    case let .accepted(candidate):
-                        batch.append(candidate)
-                        batchBytes += candidate.bytes.count
+                    guard Multipart.parameters(part.headers["content-type"] ?? "application/dicom").type == "application/dicom" else {
+                        failed.append(Self.failure(DataSet(), 0xC000))
+                        continue
                     }
+                    batch.append(part.body)
+                    batchBytes += part.body.count
                 }
                 // Parts are stored in groups (one flush and one index transaction for each group).
                 if batchBytes >= Self.batchBytes || batch.count >= Self.batchParts {
@@ -98,41 +97,44 @@ struct STOW {
     static let batchParts = 32
     static let batchBytes = 64 << 20
 
-    /// A part that may be stored, with what its answer item says so far.
-    struct Candidate {
-        var item: DataSet
-        var bytes: [UInt8]
-        var study: String?
-        var series: String?
-    }
-
-    enum Checked {
-        case accepted(Candidate)
-        case refused(Item)
-    }
-
-    /// Whether a part may be stored: a DICOM part, of the study posted to.
-    private func check(_ part: MultipartReader.Part, study: String?) -> Checked {
-        var item = DataSet()
-        let type = Multipart.parameters(part.headers["content-type"] ?? "application/dicom").type
-        guard type == "application/dicom" else { return .refused(Self.failure(item, 0xC000)) }
-        let parsed = try? DicomFile.read(part.body)
-        if let sopClass = parsed?.dataSet.string(.sopClassUID) { item.set(.referencedSOPClassUID, .UI, sopClass) }
-        if let sopInstance = parsed?.dataSet.string(.sopInstanceUID) { item.set(.referencedSOPInstanceUID, .UI, sopInstance) }
-        let actual = parsed?.dataSet.string(.studyInstanceUID)
-        if let study, let actual, actual != study {
-            return .refused(Self.failure(item, 0xA900))  // the instance belongs to another study than the one posted to
+    /// Stores a group of parts (each read once, checked against the study posted to) and answers for each, in
+    /// order: its ReferencedSOPSequence item (true) or FailedSOPSequence item (false).
+    static func store(_ parts: [[UInt8]], ingest: IngestService, study: String?, base: String) -> [(Item, Bool)] {
+        var answers = [(Item, Bool)?](repeating: nil, count: parts.count)
+        var accepted: [(position: Int, prepared: IngestService.Prepared)] = []
+        for (position, bytes) in parts.enumerated() {
+            switch Result(catching: { () throws(IngestError) in try ingest.prepare(fileBytes: bytes) }) {
+            case let .success(prepared):
+                if let study, prepared.attributes.studyInstanceUID != study {
+                    // The instance belongs to another study than the one posted to.
+                    answers[position] = (failure(item(prepared.attributes), 0xA900), false)
+                } else {
+                    accepted.append((position, prepared))
+                }
+            case let .failure(error):
+                answers[position] = answer(DataSet(), .failure(error), attributes: nil, base: base)
+            }
         }
-        return .accepted(Candidate(item: item, bytes: part.body, study: actual, series: parsed?.dataSet.string(.seriesInstanceUID)))
+        for ((position, prepared), outcome) in zip(accepted, ingest.ingest(prepared: accepted.map(\.prepared))) {
+            answers[position] = answer(item(prepared.attributes), outcome, attributes: prepared.attributes, base: base)
+        }
+        return answers.map { $0! }
+    }
+
+    private static func item(_ attributes: IndexedAttributes) -> DataSet {
+        var item = DataSet()
+        item.set(.referencedSOPClassUID, .UI, attributes.sopClassUID)
+        item.set(.referencedSOPInstanceUID, .UI, attributes.sopInstanceUID)
+        return item
     }
 
     /// A part's ReferencedSOPSequence item (true) or FailedSOPSequence item, from how its ingest went.
-    static func answer(_ candidate: Candidate, _ outcome: Result<IngestOutcome, IngestError>, base: String) -> (Item, Bool) {
-        var item = candidate.item
+    static func answer(_ item: DataSet, _ outcome: Result<IngestOutcome, IngestError>, attributes: IndexedAttributes?, base: String) -> (Item, Bool) {
+        var item = item
         switch outcome {
         case let .success(outcome):
-            if let study = candidate.study, let series = candidate.series {
-                item.set(.retrieveURL, .UR, "\(base)/studies/\(study)/series/\(series)/instances/\(outcome.sopInstanceUID)")
+            if let attributes {
+                item.set(.retrieveURL, .UR, "\(base)/studies/\(attributes.studyInstanceUID)/series/\(attributes.seriesInstanceUID)/instances/\(outcome.sopInstanceUID)")
             }
             return (Item(item), true)
         case let .failure(error):

@@ -31,13 +31,26 @@ public final class IngestService: Sendable {
     /// Ingests the bytes of a file: a Part 10 file is stored exactly as received; a bare dataset, or a
     /// file without preamble, is stored as a standard Part 10 file holding the same elements.
     public func ingest(fileBytes: [UInt8]) throws(IngestError) -> IngestOutcome {
-        let (file, bytes) = try prepare(fileBytes: fileBytes)
-        return try ingest(file, bytes: bytes)
+        let prepared = try prepare(fileBytes: fileBytes)
+        return try ingest(prepared.file, bytes: prepared.bytes)
     }
 
-    /// The file to store for some received bytes, and its bytes: as received when they are a standard Part 10
-    /// file, else normalized to one.
-    private func prepare(fileBytes: [UInt8]) throws(IngestError) -> (DicomFile, [UInt8]) {
+    /// Received bytes read and checked, ready to store: what a caller may look at first (STOW-RS checks the
+    /// study it was posted to) without parsing them twice.
+    public struct Prepared: Sendable {
+        let file: DicomFile
+        let bytes: [UInt8]
+        public let attributes: IndexedAttributes
+    }
+
+    /// The file to store for some received bytes: as received when they are a standard Part 10 file, else
+    /// normalized to one; and the attributes the index records.
+    public func prepare(fileBytes: [UInt8]) throws(IngestError) -> Prepared {
+        let (file, bytes) = try normalize(fileBytes)
+        return Prepared(file: file, bytes: bytes, attributes: try Self.attributes(of: file))
+    }
+
+    private func normalize(_ fileBytes: [UInt8]) throws(IngestError) -> (DicomFile, [UInt8]) {
         let file: DicomFile
         do {
             file = try DicomFile.read(fileBytes)
@@ -58,10 +71,10 @@ public final class IngestService: Sendable {
         }
     }
 
-    /// Ingests several files as one group commit (a STOW-RS body): each is staged, one flush makes them all
-    /// durable, one index transaction records them, they are renamed into place and one flush makes the names
+    /// Ingests several prepared files as one group commit (a STOW-RS body): each is staged, one flush makes them
+    /// all durable, one index transaction records them, they are renamed into place and one flush makes the names
     /// durable; only then is any acknowledged. Each answer is what `ingest(fileBytes:)` would give for its file.
-    public func ingest(files: [[UInt8]]) -> [Result<IngestOutcome, IngestError>] {
+    public func ingest(prepared files: [Prepared]) -> [Result<IngestOutcome, IngestError>] {
         var results = [Result<IngestOutcome, IngestError>?](repeating: nil, count: files.count)
         struct Item {
             var position: Int
@@ -72,18 +85,12 @@ public final class IngestService: Sendable {
         var items: [Item] = []
         var repeated: [Int] = []
         var seen = Set<String>()
-        for (position, fileBytes) in files.enumerated() {
-            do throws(IngestError) {
-                let (file, bytes) = try prepare(fileBytes: fileBytes)
-                let attributes = try Self.attributes(of: file)
-                // The same instance twice in one body: the second is answered after the first is stored.
-                if seen.insert(attributes.sopInstanceUID).inserted {
-                    items.append(Item(position: position, file: file, bytes: bytes, attributes: attributes))
-                } else {
-                    repeated.append(position)
-                }
-            } catch {
-                results[position] = .failure(error)
+        for (position, prepared) in files.enumerated() {
+            // The same instance twice in one body: the second is answered after the first is stored.
+            if seen.insert(prepared.attributes.sopInstanceUID).inserted {
+                items.append(Item(position: position, file: prepared.file, bytes: prepared.bytes, attributes: prepared.attributes))
+            } else {
+                repeated.append(position)
             }
         }
         var stored = 0
@@ -141,7 +148,7 @@ public final class IngestService: Sendable {
         }
         for _ in 0..<stored { onStored?() }
         for position in repeated {
-            results[position] = Result { () throws(IngestError) in try ingest(fileBytes: files[position]) }
+            results[position] = Result { () throws(IngestError) in try ingest(files[position].file, bytes: files[position].bytes) }
         }
         return results.map { $0 ?? .failure(.index("not ingested")) }
     }
