@@ -34,15 +34,22 @@ struct STOW {
         var batch: [[UInt8]] = []
         var batchBytes = 0
         let ingest = self.ingest, base = WADO.baseURL(request)
+        // Groups are stored while the next one is received (at most two in flight, so memory stays bounded).
+        var storing: [Task<[(Item, Bool)], Error>] = []
+        func collect(keeping: Int) async throws {
+            while storing.count > keeping {
+                for (item, ok) in try await storing.removeFirst().value {
+                    if ok { referenced.append(item) } else { failed.append(item) }
+                }
+            }
+        }
         func storeBatch() async throws {
             guard !batch.isEmpty else { return }
             let parts = batch
-            let answers = try await Blocking.run { Self.store(parts, ingest: ingest, study: study, base: base) }
-            for (item, ok) in answers {
-                if ok { referenced.append(item) } else { failed.append(item) }
-            }
+            storing.append(Task { try await Blocking.run { Self.store(parts, ingest: ingest, study: study, base: base) } })
             batch.removeAll()
             batchBytes = 0
+            try await collect(keeping: 1)
         }
         do {
             for try await chunk in request.body {
@@ -65,12 +72,15 @@ struct STOW {
                 if reader.finished { break }
             }
             try await storeBatch()
+            try await collect(keeping: 0)
         } catch let problem as MultipartReader.Problem {
             try? await storeBatch()
+            try? await collect(keeping: 0)
             throw HTTPError(.badRequest, message: "\(problem)")
         } catch {
             // What arrived whole before the failure is stored, as it would have been part by part.
             try? await storeBatch()
+            try? await collect(keeping: 0)
             throw error
         }
         // Parts are stored as they arrive; a body cut short after some were stored still reports those.
@@ -94,8 +104,8 @@ struct STOW {
     }
 
     /// Parts grouped for one ingest: up to this many, or this many bytes.
-    static let batchParts = 32
-    static let batchBytes = 64 << 20
+    static let batchParts = 16
+    static let batchBytes = 32 << 20
 
     /// Stores a group of parts (each read once, checked against the study posted to) and answers for each, in
     /// order: its ReferencedSOPSequence item (true) or FailedSOPSequence item (false).
