@@ -65,8 +65,10 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
 
+        // What both command-line front ends share (asking for a password).
+        .target(name: "CommandLineSupport"),
         .executableTarget(name: "pacs", dependencies: [
-            "PacsServer", "DICOM", "DIMSE",
+            "PacsServer", "DICOM", "DIMSE", "CommandLineSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -75,7 +77,7 @@ let package = Package(
         // Codec timing for bench/derive, set against bench/codec_baseline.c.
         .executableTarget(name: "strata-bench", dependencies: ["Codecs", "DICOM"]),
         .executableTarget(name: "workstation", dependencies: [
-            "Workstation", "Codecs",
+            "Workstation", "Codecs", "CommandLineSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

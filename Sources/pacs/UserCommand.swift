@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import PacsServer
 
@@ -17,7 +18,7 @@ struct UserCommand: ParsableCommand {
             guard let role = Role(rawValue: role) else {
                 throw ValidationError("role must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            guard let password = Self.readPassword(prompt: "Password for \(name): "), !password.isEmpty else {
+            guard let password = Secret.read(prompt: "Password for \(name): "), !password.isEmpty else {
                 throw CLIError("no password given")
             }
             try CLIError.reporting {
@@ -27,21 +28,6 @@ struct UserCommand: ParsableCommand {
             Output.line("added \(name) (\(role.rawValue))")
         }
 
-        /// One line from the terminal with echo off, or from standard input when it is not a terminal.
-        static func readPassword(prompt: String) -> String? {
-            guard isatty(STDIN_FILENO) == 1 else { return readLine(strippingNewline: true) }
-            FileHandle.standardError.write(Data(prompt.utf8))
-            var saved = termios()
-            tcgetattr(STDIN_FILENO, &saved)
-            var silent = saved
-            silent.c_lflag &= ~tcflag_t(ECHO)
-            tcsetattr(STDIN_FILENO, TCSANOW, &silent)
-            defer {
-                tcsetattr(STDIN_FILENO, TCSANOW, &saved)
-                FileHandle.standardError.write(Data("\n".utf8))
-            }
-            return readLine(strippingNewline: true)
-        }
     }
 
     struct Remove: ParsableCommand {

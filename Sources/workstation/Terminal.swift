@@ -1,7 +1,7 @@
 import Foundation
 import Workstation
 
-/// What the command line shows: tables, progress, secrets asked without echo.
+/// What the command line shows: tables and progress.
 enum Terminal {
     static var jsonEncoder: JSONEncoder {
         let encoder = JSONEncoder()
@@ -14,20 +14,6 @@ enum Terminal {
         FileHandle.standardError.write(Data(("workstation: " + text + "\n").utf8))
     }
 
-    /// Reads a line from the terminal with echo off.
-    static func secret(_ prompt: String) -> String? {
-        FileHandle.standardError.write(Data(prompt.utf8))
-        var saved = termios()
-        tcgetattr(STDIN_FILENO, &saved)
-        var quiet = saved
-        quiet.c_lflag &= ~tcflag_t(ECHO)
-        tcsetattr(STDIN_FILENO, TCSANOW, &quiet)
-        defer {
-            tcsetattr(STDIN_FILENO, TCSANOW, &saved)
-            FileHandle.standardError.write(Data("\n".utf8))
-        }
-        return readLine()
-    }
 
     /// `5GB`, `500MB`, `1024`.
     static func bytes(_ text: String) -> Int64? {

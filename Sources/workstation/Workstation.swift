@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Codecs
 import Foundation
 import Workstation
@@ -26,7 +27,7 @@ struct Connection: ParsableArguments {
             throw ValidationError(error.description)
         }
         if settings.user != nil, settings.password == nil, isatty(STDIN_FILENO) == 1 {
-            settings.password = Terminal.secret("password for \(settings.user!): ")
+            settings.password = Secret.read(prompt: "password for \(settings.user!): ")
         }
         let limiter = try rate.map { text -> RateLimiter? in
             guard let bits = RateLimiter.bitsPerSecond(text) else { throw ValidationError("--rate: \(text) is not a rate such as 2mbit") }

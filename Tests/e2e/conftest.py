@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import secrets
 import re
 import shutil
 import signal
@@ -612,3 +613,34 @@ def generate_ct_series(folder: Path, length: int, size: int) -> GeneratedSeries:
     files = fixture_files(folder)
     assert len(files) == length
     return GeneratedSeries(folder, {p.resolve(): read_source(p).sop_instance_uid for p in files})
+
+
+def read_pgm(data: bytes) -> np.ndarray:
+    """A binary PGM (P5, as opj_decompress writes it) as an array; 16-bit samples are big-endian."""
+    tokens, pos = [], 0
+    while len(tokens) < 4:
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        if data[pos:pos + 1] == b"#":
+            pos = data.index(b"\n", pos) + 1
+            continue
+        end = pos
+        while not data[end:end + 1].isspace():
+            end += 1
+        tokens.append(data[pos:end])
+        pos = end
+    pos += 1
+    assert tokens[0] == b"P5", f"opj_decompress wrote {tokens[0]!r}, expected a P5 PGM"
+    width, height, maxval = int(tokens[1]), int(tokens[2]), int(tokens[3])
+    dtype = np.dtype(">u2") if maxval > 255 else np.dtype("u1")
+    return np.frombuffer(data[pos:pos + width * height * dtype.itemsize], dtype).reshape(height, width)
+
+
+def pacs_with_users(pacs_bin: Path, root: Path, users: dict[str, str]) -> tuple[Pacs, dict[str, str]]:
+    """A pacs on a private data folder and copy of the policies, with `users` (name -> role) added, each with a
+    random password (returned by name)."""
+    pacs = Pacs(pacs_bin, root / "data", copy_policies(root / "Policies"), root)
+    passwords = {name: f"pw-{secrets.token_urlsafe(10)}" for name in users}
+    for name, role in users.items():
+        pacs.user_add(name, role, passwords[name])
+    return pacs, passwords

@@ -44,7 +44,7 @@ import yaml
 from pydicom.encaps import generate_frames
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEG2000, JPEGLSLossless
 
-from conftest import (HTTP_READY_LINE, VALID_DIR, GeneratedSeries, Pacs, PacsServer, copy_policies, free_port,
+from conftest import (pacs_with_users, read_pgm, HTTP_READY_LINE, VALID_DIR, GeneratedSeries, Pacs, PacsServer, free_port,
                       generate_ct_series, media_type_parameters, multipart_parts, read_source)
 
 jpeg_ls = pytest.importorskip("jpeg_ls", reason="pyjpegls is missing: pip install pyjpegls")
@@ -100,27 +100,6 @@ def delivery_rule(name: str) -> tuple[int, dict]:
     raise AssertionError(f"delivery.yaml has no rule {name!r}")
 
 
-def _pnm(data: bytes) -> np.ndarray:
-    """A binary PGM (P5) as an array; 16-bit samples are big-endian."""
-    tokens, pos = [], 0
-    while len(tokens) < 4:
-        while data[pos:pos + 1].isspace():
-            pos += 1
-        if data[pos:pos + 1] == b"#":
-            pos = data.index(b"\n", pos) + 1
-            continue
-        end = pos
-        while not data[end:end + 1].isspace():
-            end += 1
-        tokens.append(data[pos:end])
-        pos = end
-    pos += 1
-    assert tokens[0] == b"P5", f"opj_decompress wrote {tokens[0]!r}, expected a P5 PGM"
-    width, height, maxval = int(tokens[1]), int(tokens[2]), int(tokens[3])
-    dtype = np.dtype(">u2") if maxval > 255 else np.dtype("u1")
-    return np.frombuffer(data[pos:pos + width * height * dtype.itemsize], dtype).reshape(height, width)
-
-
 def opj_decode(codestream: bytes, reduce: int, workdir: Path) -> np.ndarray:
     """OpenJPEG's decoding of a J2K codestream, `reduce` resolution levels discarded; fails with its output."""
     if not OPJ_DECOMPRESS.is_file():
@@ -134,7 +113,7 @@ def opj_decode(codestream: bytes, reduce: int, workdir: Path) -> np.ndarray:
         f"opj_decompress -r {reduce} cannot decode the {len(codestream)} bytes served (they end " \
         f"{codestream[-2:].hex()}; a codestream ends with the EOC marker ffd9):\n" \
         f"{(result.stdout + result.stderr)[-1500:]}"
-    return _pnm(out.read_bytes())
+    return read_pgm(out.read_bytes())
 
 
 def jls_decode(data: bytes) -> np.ndarray:
@@ -230,16 +209,8 @@ def fixture(name: str) -> pydicom.Dataset:
 
 @pytest.fixture(scope="module")
 def site(pacs_bin: Path, tmp_path_factory) -> Site:
-    pacs_bin = pacs_bin.resolve()  # PACS_BIN may be relative to where pytest runs; pacs runs elsewhere
-    usage = subprocess.run([str(pacs_bin), "serve", "--help"], capture_output=True, text=True, timeout=30)
-    if "--http-port" not in usage.stdout + usage.stderr:
-        pytest.skip(f"{pacs_bin} has no `pacs serve --http-port`")
     root = tmp_path_factory.mktemp("progressive")
-    policies = copy_policies(root / "Policies")
-    pacs = Pacs(pacs_bin, root / "data", policies, root)
-    passwords = {name: f"pw-{secrets.token_urlsafe(10)}" for name in USERS}
-    for name, role in USERS.items():
-        pacs.user_add(name, role, passwords[name])
+    pacs, passwords = pacs_with_users(pacs_bin, root, USERS)
     ae_ports = {title: free_port() for title in REMOTE_AES}
     for title, role in REMOTE_AES.items():
         result = pacs.run("ae", "add", title, "--host", HOST, "--port", ae_ports[title], "--role", role)

@@ -25,8 +25,6 @@ Skipped when Chromium, its driver or Selenium is missing.
 
 from __future__ import annotations
 
-import secrets
-import subprocess
 import time
 from dataclasses import dataclass
 from io import BytesIO
@@ -35,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import (HTTP_READY_LINE, VALID_DIR, Pacs, PacsServer, copy_policies, free_port,
+from conftest import (pacs_with_users, HTTP_READY_LINE, VALID_DIR, Pacs, PacsServer, free_port,
                       generate_ct_series, read_source)
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="Selenium is missing: pip install selenium")
@@ -100,16 +98,8 @@ def status_of(pacs: Pacs, study: str) -> int:
 
 @pytest.fixture(scope="module")
 def site(pacs_bin: Path, tmp_path_factory) -> Site:
-    pacs_bin = pacs_bin.resolve()  # PACS_BIN may be relative to where pytest runs; pacs runs elsewhere
-    usage = subprocess.run([str(pacs_bin), "serve", "--help"], capture_output=True, text=True, timeout=30)
-    if "--http-port" not in usage.stdout + usage.stderr:
-        pytest.skip(f"{pacs_bin} has no `pacs serve --http-port`")
     root = tmp_path_factory.mktemp("viewer")
-    policies = copy_policies(root / "Policies")
-    pacs = Pacs(pacs_bin, root / "data", policies, root)
-    passwords = {name: f"pw-{secrets.token_urlsafe(10)}" for name in USERS}
-    for name, role in USERS.items():
-        pacs.user_add(name, role, passwords[name])
+    pacs, passwords = pacs_with_users(pacs_bin, root, USERS)
     generated = generate_ct_series(root / "gen-ct", CT_SLICES, CT_SIZE)
     pacs.import_ok(VALID_DIR, generated.folder)
     derived = pacs.derive()

@@ -49,7 +49,7 @@ import requests
 
 from pydicom.uid import ImplicitVRLittleEndian
 
-from conftest import (HTTP_READY_LINE, VALID_DIR, GeneratedSeries, Pacs, PacsServer, copy_policies, free_port,
+from conftest import (pacs_with_users, read_pgm, HTTP_READY_LINE, VALID_DIR, GeneratedSeries, Pacs, PacsServer, free_port,
                       generate_ct_series, read_source, valid_sources, wildcard_match)
 
 jpeg_ls = pytest.importorskip("jpeg_ls", reason="pyjpegls is missing: pip install pyjpegls")
@@ -78,24 +78,7 @@ def opj_decode(codestream: bytes, reduce: int, workdir: Path, signed: bool, bits
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and pgm.exists(), \
         f"opj_decompress -r {reduce} cannot decode the {len(codestream)} bytes held:\n{(result.stdout + result.stderr)[-1500:]}"
-    data = pgm.read_bytes()
-    tokens, pos = [], 0
-    while len(tokens) < 4:
-        while data[pos:pos + 1].isspace():
-            pos += 1
-        if data[pos:pos + 1] == b"#":
-            pos = data.index(b"\n", pos) + 1
-            continue
-        end = pos
-        while not data[end:end + 1].isspace():
-            end += 1
-        tokens.append(data[pos:end])
-        pos = end
-    pos += 1
-    assert tokens[0] == b"P5", f"opj_decompress wrote {tokens[0]!r}, expected a P5 PGM"
-    width, height, maxval = int(tokens[1]), int(tokens[2]), int(tokens[3])
-    dtype = np.dtype(">u2") if maxval > 255 else np.dtype("u1")
-    samples = np.frombuffer(data[pos:pos + width * height * dtype.itemsize], dtype).reshape(height, width).astype(np.int64)
+    samples = read_pgm(pgm.read_bytes()).astype(np.int64)
     return samples - (1 << (bits - 1)) if signed else samples
 
 
@@ -211,13 +194,8 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(pacs_bin: Path, workstation_bin: Path, tmp_path_factory) -> Site:
-    pacs_bin = pacs_bin.resolve()
     root = tmp_path_factory.mktemp("workstation")
-    policies = copy_policies(root / "Policies")
-    pacs = Pacs(pacs_bin, root / "data", policies, root)
-    passwords = {name: f"pw-{secrets.token_urlsafe(10)}" for name in USERS}
-    for name, role in USERS.items():
-        pacs.user_add(name, role, passwords[name])
+    pacs, passwords = pacs_with_users(pacs_bin, root, USERS)
     ct20 = generate_ct_series(root / "gen-ct20", 20, 256)
     ct60 = generate_ct_series(root / "gen-ct60", 60, 512)
     ct3 = generate_ct_series(root / "gen-ct3", 3, 128)

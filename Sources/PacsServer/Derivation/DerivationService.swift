@@ -14,6 +14,8 @@ public final class DerivationService: Sendable {
     private let policy: @Sendable () -> CompressionPolicy
     private let logger: Logger
     private let wakeup = DispatchSemaphore(value: 0)
+    /// The worker threads that have not yet returned.
+    private let running = DispatchGroup()
     private let stopped = Atomic<Bool>(false)
     /// Until when (uptime nanoseconds) images are arriving: derivation then leaves the cores to ingest.
     private let receivingUntil = Atomic<UInt64>(0)
@@ -129,7 +131,9 @@ public final class DerivationService: Sendable {
     public func start(workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
         _ = try? releaseAbandoned()
         for number in 0..<max(1, workers) {
+            running.enter()
             let thread = Thread { [self] in
+                defer { running.leave() }
                 #if os(Linux)
                 // On Linux, who = 0 means the calling thread: only the derive threads are lowered.
                 setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
@@ -176,7 +180,11 @@ public final class DerivationService: Sendable {
     }
 
     /// Lets the workers finish their current job and stop.
+    /// Stops the workers, waiting (up to a minute) for the jobs in hand to finish, so a clean stop leaves no
+    /// half-made versions behind.
     public func stop() {
         stopped.store(true, ordering: .relaxed)
+        for _ in 0..<8 { wakeup.signal() }
+        _ = running.wait(timeout: .now() + 60)
     }
 }
