@@ -47,7 +47,15 @@ struct Serve: AsyncParsableCommand {
         let tieringTask = tiering.start()
         let http = try HTTPService.application(store: store, ingest: ingest, policies: policies, tiering: tiering, events: events, host: host,
                                                port: httpPort ?? network.httpPort, logger: Logger(label: "strata.http"))
-        let httpServer = Task { try await http.run() }
+        let httpServer = Task {
+            do {
+                try await http.run()
+            } catch {
+                // The HTTP side cannot serve (its port taken, a TLS file unreadable): say so and stop, never hang.
+                logger.critical("HTTP service failed: \(error)")
+                Foundation.exit(1)
+            }
+        }
         logger.info("policies loaded; edit \(policies.folder.path) or send SIGTERM/SIGHUP")
         let watcher = Task { await policies.watch() }
         await waitForTermination()

@@ -254,11 +254,19 @@ class Pacs:
         return (int(summary[1]), int(summary[2])) if summary else None
 
 
+_ports_given: set[int] = set()
+
+
 def free_port() -> int:
-    """A loopback TCP port nothing listens on right now (bind to port 0, read it back, close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback TCP port nothing listens on right now (bind to port 0, read it back, close), and not one
+    handed out before in this session (the kernel may offer the same free port twice in a row)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def copy_policies(dest: Path) -> Path:
