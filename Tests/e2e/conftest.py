@@ -652,3 +652,13 @@ def pacs_with_users(pacs_bin: Path, root: Path, users: dict[str, str]) -> tuple[
     for name, role in users.items():
         pacs.user_add(name, role, passwords[name])
     return pacs, passwords
+
+
+@pytest.fixture(autouse=True)
+def server_alive(request):
+    """After each test of a module whose shared server is its `site` fixture: that server is still running."""
+    yield
+    if "site" in request.fixturenames:
+        site = request.getfixturevalue("site")
+        if hasattr(site, "server") and hasattr(site, "state"):
+            assert site.server.running, f"pacs serve died during this test{site.state()}"

@@ -229,14 +229,6 @@ def site(pacs_bin: Path, tmp_path_factory) -> Site:
     assert server.stop() == 0, f"pacs serve did not exit 0 on SIGTERM:\n{server.log_text()[-3000:]}"
 
 
-@pytest.fixture(autouse=True)
-def server_alive(request):
-    yield
-    if "site" in request.fixturenames:
-        site = request.getfixturevalue("site")
-        assert site.server.running, f"pacs serve died during this test{site.state()}"
-
-
 def generated_study(site: Site, key: str) -> str:
     return read_source(next(iter(site.generated[key].uids))).study_instance_uid
 

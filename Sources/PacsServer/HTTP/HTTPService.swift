@@ -114,23 +114,17 @@ public enum HTTPService {
 
         let diagnostic = DiagnosticAPI(store: store, events: events)
         router.get("api/v1/studies/:study/diagnostic") { request, context in try await diagnostic.get(request, study: context.parameters.require("study")) }
-        router.post("api/v1/studies/:study/notes") { request, context in
-            try await diagnostic.note(request, study: context.parameters.require("study"), item: nil, context: context)
-        }
-        router.put("api/v1/studies/:study/notes/:item") { request, context in
-            try await diagnostic.note(request, study: context.parameters.require("study"), item: context.parameters.require("item"), context: context)
-        }
-        router.delete("api/v1/studies/:study/notes/:item") { request, context in
-            try await diagnostic.note(request, study: context.parameters.require("study"), item: context.parameters.require("item"), retract: true, context: context)
-        }
-        router.post("api/v1/studies/:study/annotations") { request, context in
-            try await diagnostic.annotation(request, study: context.parameters.require("study"), item: nil, context: context)
-        }
-        router.put("api/v1/studies/:study/annotations/:item") { request, context in
-            try await diagnostic.annotation(request, study: context.parameters.require("study"), item: context.parameters.require("item"), context: context)
-        }
-        router.delete("api/v1/studies/:study/annotations/:item") { request, context in
-            try await diagnostic.annotation(request, study: context.parameters.require("study"), item: context.parameters.require("item"), retract: true, context: context)
+        // Notes and annotations alike: POST adds an item, PUT revises it, DELETE retracts it.
+        for (kind, write) in [("notes", diagnostic.note), ("annotations", diagnostic.annotation)] {
+            router.post(RouterPath("api/v1/studies/:study/\(kind)")) { request, context in
+                try await write(request, context.parameters.require("study"), nil, false, context)
+            }
+            router.put(RouterPath("api/v1/studies/:study/\(kind)/:item")) { request, context in
+                try await write(request, context.parameters.require("study"), context.parameters.require("item"), false, context)
+            }
+            router.delete(RouterPath("api/v1/studies/:study/\(kind)/:item")) { request, context in
+                try await write(request, context.parameters.require("study"), context.parameters.require("item"), true, context)
+            }
         }
         router.put("api/v1/studies/:study/report") { request, context in
             try await diagnostic.report(request, study: context.parameters.require("study"), context: context)
