@@ -654,11 +654,11 @@ def pacs_with_users(pacs_bin: Path, root: Path, users: dict[str, str]) -> tuple[
     return pacs, passwords
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def server_alive(request):
-    """After each test of a module whose shared server is its `site` fixture: that server is still running."""
+    """After each test of a module whose shared server is its module-scoped `site` fixture (modules opt in with
+    `pytestmark = pytest.mark.usefixtures("server_alive")`): that server is still running."""
     yield
     if "site" in request.fixturenames:
         site = request.getfixturevalue("site")
-        if hasattr(site, "server") and hasattr(site, "state"):
-            assert site.server.running, f"pacs serve died during this test{site.state()}"
+        assert site.server.running, f"pacs serve died during this test{site.state()}"

@@ -207,6 +207,10 @@ def fixture(name: str) -> pydicom.Dataset:
     return pydicom.dcmread(VALID_DIR / name)
 
 
+# Each test checks afterwards that the shared server is still running.
+pytestmark = pytest.mark.usefixtures("server_alive")
+
+
 @pytest.fixture(scope="module")
 def site(pacs_bin: Path, tmp_path_factory) -> Site:
     root = tmp_path_factory.mktemp("progressive")

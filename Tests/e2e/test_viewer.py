@@ -96,6 +96,10 @@ def status_of(pacs: Pacs, study: str) -> int:
     return rows[0]["status"]
 
 
+# Each test checks afterwards that the shared server is still running.
+pytestmark = pytest.mark.usefixtures("server_alive")
+
+
 @pytest.fixture(scope="module")
 def site(pacs_bin: Path, tmp_path_factory) -> Site:
     root = tmp_path_factory.mktemp("viewer")

@@ -192,6 +192,10 @@ class Site:
         return response.json()["status"]
 
 
+# Each test checks afterwards that the shared server is still running.
+pytestmark = pytest.mark.usefixtures("server_alive")
+
+
 @pytest.fixture(scope="module")
 def site(pacs_bin: Path, workstation_bin: Path, tmp_path_factory) -> Site:
     root = tmp_path_factory.mktemp("workstation")
