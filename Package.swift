@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "DIMSETests", dependencies: ["DIMSE", "DICOM"], path: "Tests/DIMSETests"),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DICOM"], path: "Tests/CodecsTests"),
         .testTarget(name: "TieringTests", dependencies: ["Tiering"], path: "Tests/TieringTests"),
-        .testTarget(name: "PacsServerTests", dependencies: ["PacsServer", "DICOM", "Tiering"], path: "Tests/PacsServerTests"),
+        .testTarget(name: "PacsServerTests", dependencies: ["PacsServer", "DICOM", "Tiering", .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/PacsServerTests"),
         .testTarget(name: "WorkstationTests", dependencies: ["Workstation"], path: "Tests/WorkstationTests"),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import CFileSystem
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,24 +9,48 @@ import Glibc
 /// through their directory.
 public enum DurableFile {
     /// Creates `url` (which must not exist) holding `bytes`, fsynced (unless the caller flushes a batch at once).
-    public static func create(_ url: URL, bytes: [UInt8], sync: Bool = true) throws {
+    /// `alongside` runs on this thread while another writes and flushes the file (a caller hashes the bytes there,
+    /// so the hash costs no time of its own).
+    public static func create(_ url: URL, bytes: [UInt8], sync: Bool = true, alongside: (() -> Void)? = nil) throws {
         let path = url.path
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StoreError.from(errno: errno, path: path, operation: "create") }
         var closed = false
         defer { if !closed { close(fd) } }
         do {
-            try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
-            if sync {
-                guard fsync(fd) == 0 else { throw StoreError.from(errno: errno, path: path, operation: "fsync") }
+            if let alongside {
+                let written = WriteOutcome()
+                DispatchQueue.global().async {
+                    written.failure.withLock { failure in
+                        do { try writeFile(bytes, to: fd, path: path, sync: sync) } catch { failure = error }
+                    }
+                    written.done.signal()
+                }
+                alongside()
+                written.done.wait()
+                if let failure = written.failure.withLock({ $0 }) { throw failure }
             } else {
-                _ = strata_start_writeback(fd)
+                try writeFile(bytes, to: fd, path: path, sync: sync)
             }
             closed = true
             guard close(fd) == 0 else { throw StoreError.from(errno: errno, path: path, operation: "close") }
         } catch {
             unlink(path)
             throw error
+        }
+    }
+
+    private final class WriteOutcome: Sendable {
+        let failure = Mutex<(any Error)?>(nil)
+        let done = DispatchSemaphore(value: 0)
+    }
+
+    private static func writeFile(_ bytes: [UInt8], to fd: Int32, path: String, sync: Bool) throws {
+        try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+        if sync {
+            guard fsync(fd) == 0 else { throw StoreError.from(errno: errno, path: path, operation: "fsync") }
+        } else {
+            _ = strata_start_writeback(fd)
         }
     }
 
@@ -47,6 +72,20 @@ public enum DurableFile {
             throw StoreError.from(errno: errno, path: destination.path, operation: "rename to")
         }
         try syncDirectory(destination.deletingLastPathComponent())
+    }
+
+    /// Renames atomically, creating the destination's folder (and its parent) first when missing; nothing is
+    /// flushed (the caller flushes a batch, or recovery redoes a lost rename).
+    public static func renameCreatingFolder(_ source: URL, to destination: URL) throws {
+        if Glibc.rename(source.path, destination.path) == 0 { return }
+        guard errno == ENOENT else { throw StoreError.from(errno: errno, path: destination.path, operation: "rename to") }
+        let folder = destination.deletingLastPathComponent()
+        for directory in [folder.deletingLastPathComponent(), folder] where mkdir(directory.path, 0o755) != 0 && errno != EEXIST {
+            throw StoreError.from(errno: errno, path: directory.path, operation: "mkdir")
+        }
+        guard Glibc.rename(source.path, destination.path) == 0 else {
+            throw StoreError.from(errno: errno, path: destination.path, operation: "rename to")
+        }
     }
 
     public static func syncDirectory(_ url: URL) throws {

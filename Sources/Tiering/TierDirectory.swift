@@ -47,9 +47,9 @@ public struct TierDirectory: Sendable {
 
     /// Writes `bytes` durably to the session's staging folder; nothing is visible at `relativePath` yet.
     public func stage(_ bytes: [UInt8], as relativePath: String, in session: StagingSession) throws -> StagedFile {
-        let sha256 = SHA256.hash(bytes)
+        var sha256 = ""
         let staging = session.folder.appendingPathComponent(StagedFile.stagingName(for: relativePath, token: session.nextToken()))
-        try DurableFile.create(staging, bytes: bytes)
+        try DurableFile.create(staging, bytes: bytes, alongside: { sha256 = SHA256.hash(bytes) })
         return StagedFile(stagingURL: staging, relativePath: relativePath, size: bytes.count, sha256: sha256)
     }
 
@@ -62,9 +62,9 @@ public struct TierDirectory: Sendable {
 
     /// Writes `bytes` to the session's staging folder without flushing (see `flush` and `place`).
     public func stageUnsynced(_ bytes: [UInt8], as relativePath: String, in session: StagingSession) throws -> StagedFile {
-        let sha256 = SHA256.hash(bytes)
+        var sha256 = ""
         let staging = session.folder.appendingPathComponent(StagedFile.stagingName(for: relativePath, token: session.nextToken()))
-        try DurableFile.create(staging, bytes: bytes, sync: false)
+        try DurableFile.create(staging, bytes: bytes, sync: false, alongside: { sha256 = SHA256.hash(bytes) })
         return StagedFile(stagingURL: staging, relativePath: relativePath, size: bytes.count, sha256: sha256)
     }
 
@@ -84,14 +84,8 @@ public struct TierDirectory: Sendable {
     /// Renames flushed staged files into place, then one flush makes the names durable.
     public func place(_ staged: [StagedFile]) throws {
         guard !staged.isEmpty else { return }
-        for file in staged {
-            let destination = url(for: file.relativePath)
-            // New fan-out folders need no flush each: the flush after the renames makes them durable with the names.
-            try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
-            guard Glibc.rename(file.stagingURL.path, destination.path) == 0 else {
-                throw StoreError.from(errno: errno, path: destination.path, operation: "rename to")
-            }
-        }
+        // New fan-out folders need no flush each: the flush after the renames makes them durable with the names.
+        for file in staged { try DurableFile.renameCreatingFolder(file.stagingURL, to: url(for: file.relativePath)) }
         try DurableFile.syncFileSystem(root)
     }
 
@@ -102,13 +96,9 @@ public struct TierDirectory: Sendable {
         let destination = url(for: staged.relativePath)
         if durably {
             try DurableFile.makeDirectory(destination.deletingLastPathComponent())
-        } else {
-            try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
-        }
-        if durably {
             try DurableFile.rename(staged.stagingURL, to: destination)
-        } else if Glibc.rename(staged.stagingURL.path, destination.path) != 0 {
-            throw StoreError.from(errno: errno, path: destination.path, operation: "rename to")
+        } else {
+            try DurableFile.renameCreatingFolder(staged.stagingURL, to: destination)
         }
     }
 

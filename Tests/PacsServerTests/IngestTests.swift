@@ -1,5 +1,6 @@
 import DICOM
 import Foundation
+import GRDB
 import Testing
 import Tiering
 @testable import PacsServer
@@ -64,6 +65,14 @@ struct IngestTests {
         let rle = try #require(try store.index.original(sopInstanceUID: encapsulated))
         let fragments = try DicomFile.read(try Repository.fixture("mf_rle.dcm")).dataSet[.pixelData]!.fragments!.fragments
         #expect(try rle.frames!.map { try store.read(rle, offset: $0.offset, length: $0.length) } == fragments)
+    }
+
+    @Test("index commits are flushed to disk before they return (an acknowledged image survives a power cut)")
+    func commitsAreSynchronous() throws {
+        let store = try Repository.openStore()
+        let index = try #require(store.index as? SQLiteIndex)
+        // 2 = FULL: the WAL is flushed at every commit (GRDB's WAL default, NORMAL, flushes only at checkpoints).
+        #expect(try index.pool.write { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
     }
 
     @Test("a bare dataset is stored as a standard Part 10 file with the same elements")

@@ -30,6 +30,10 @@ public enum DataDictionary {
 
     public static func tag(forKeyword keyword: String) -> Tag? { tables.byKeyword[keyword] }
 
+    /// Builds the tables now rather than on first use (tens of milliseconds): a server does it before it
+    /// listens, so that its first association does not wait for it.
+    public static func load() { _ = tables }
+
     public static func uid(_ uid: String) -> UIDEntry? { tables.uids[uid] }
 
     /// The VR an implicit-VR reader assumes for a tag.

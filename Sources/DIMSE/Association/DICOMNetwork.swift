@@ -13,10 +13,14 @@ public enum DICOMNetwork {
     /// Starts accepting associations on `host:port`; returns the bound listening channel.
     public static func listen(host: String, port: Int, group: EventLoopGroup, negotiator: AssociationNegotiator,
                               service: DIMSEService, logger: Logger) async throws -> Channel {
-        try await ServerBootstrap(group: group)
+        DataDictionary.load()
+        return try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            // Reads as large as a whole P-DATA-TF when the data is there (an image arrives in fewer, larger reads).
+            .childChannelOption(ChannelOptions.recvAllocator,
+                                value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 65536, maximum: Int(maximumReceiveLength) + 64 << 10))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(

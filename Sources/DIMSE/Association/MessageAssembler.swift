@@ -5,7 +5,8 @@ import DICOM
 struct MessageAssembler {
     private var command: [UInt8] = []
     private var pending: (contextID: UInt8, command: DataSet)?
-    private var dataSet: [UInt8] = []
+    /// The dataset's fragments so far, joined once when the last arrives (one copy, no regrowing).
+    private var fragments: [[UInt8]] = []
 
     /// Adds one PDV; returns a message when it completes one.
     mutating func add(_ pdv: PDV, accepted: (UInt8) -> Bool) throws -> DIMSEMessage? {
@@ -30,12 +31,16 @@ struct MessageAssembler {
         guard let (contextID, parsed) = pending, contextID == pdv.contextID else {
             throw PDUError.malformed("a dataset fragment arrived without its command")
         }
-        dataSet += pdv.data
+        fragments.append(pdv.data)
         guard pdv.isLast else { return nil }
         defer {
-            dataSet = []
+            fragments = []
             pending = nil
         }
+        guard fragments.count > 1 else { return DIMSEMessage(contextID: contextID, command: parsed, dataSet: fragments[0]) }
+        var dataSet: [UInt8] = []
+        dataSet.reserveCapacity(fragments.reduce(0) { $0 + $1.count })
+        for fragment in fragments { dataSet += fragment }
         return DIMSEMessage(contextID: contextID, command: parsed, dataSet: dataSet)
     }
 }

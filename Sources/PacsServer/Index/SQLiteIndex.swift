@@ -9,12 +9,13 @@ public final class SQLiteIndex: ImageIndex {
     public init(path: String) throws {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
-            // A commit returns only once it is on disk: an acknowledged image survives a power cut.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
         configuration.busyMode = .timeout(30)
         pool = try DatabasePool(path: path, configuration: configuration)
+        // A commit returns only once it is on disk: an acknowledged image survives a power cut. Set on the one
+        // writer connection after the pool is open, because GRDB sets NORMAL when it turns WAL on.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try IndexSchema.migrator.migrate(pool)
     }
 
@@ -25,14 +26,14 @@ public final class SQLiteIndex: ImageIndex {
                 let patient = try Self.patientRef(db, a)
                 let study = try Self.studyRef(db, a, patient: patient, receivedAt: receivedAt)
                 let series = try Self.seriesRef(db, a, study: study, receivedAt: receivedAt)
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO instance (uid, series_ref, sop_class_uid, number, rows, columns, frames, received_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [a.sopInstanceUID, series, a.sopClassUID, a.instanceNumber, a.rows, a.columns, a.numberOfFrames, receivedAt])
+                    """).execute(arguments: [a.sopInstanceUID, series, a.sopClassUID, a.instanceNumber, a.rows, a.columns, a.numberOfFrames, receivedAt])
                 let instance = db.lastInsertedRowID
                 try Self.insert(db, original, instance: instance, now: receivedAt)
-                try db.execute(sql: "INSERT INTO derivation_job (instance_ref, state, updated_at) VALUES (?, 'pending', ?)",
-                               arguments: [instance, receivedAt])
+                try db.cachedStatement(sql: "INSERT INTO derivation_job (instance_ref, state, updated_at) VALUES (?, 'pending', ?)")
+                    .execute(arguments: [instance, receivedAt])
                 return .recorded
             }
         }
@@ -42,11 +43,11 @@ public final class SQLiteIndex: ImageIndex {
 
     private static func insert(_ db: Database, _ file: StoredFile, instance: Int64, now: Double) throws {
         let frames = try file.frames.map { String(decoding: try frameCoder.0.encode($0), as: UTF8.self) }
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO stored_file (instance_ref, version, variant, tier, path, size, sha256, transfer_syntax, created_at,
               sop_instance_uid, purpose, quality, target_ratio, achieved_ratio, psnr, max_error, frames, header_length)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [instance, file.version, file.variant, file.tier, file.path, file.size, file.sha256, file.transferSyntaxUID, now,
+            """).execute(arguments: [instance, file.version, file.variant, file.tier, file.path, file.size, file.sha256, file.transferSyntaxUID, now,
                              file.sopInstanceUID, file.purpose, file.quality, file.targetRatio, file.achievedRatio, file.psnr,
                              file.maxError, frames, file.headerLength])
     }
@@ -195,42 +196,43 @@ public final class SQLiteIndex: ImageIndex {
     }
 
     private static func patientRef(_ db: Database, _ a: IndexedAttributes) throws -> Int64 {
-        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM patient WHERE patient_id = ? AND issuer = ?",
+        if let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM patient WHERE patient_id = ? AND issuer = ?"),
                                        arguments: [a.patientID, a.issuerOfPatientID]) {
             return id
         }
-        try db.execute(sql: "INSERT INTO patient (patient_id, issuer, name, name_key, birth_date, sex) VALUES (?, ?, ?, ?, ?, ?)",
-                       arguments: [a.patientID, a.issuerOfPatientID, a.patientName, a.patientName.uppercased(), a.patientBirthDate, a.patientSex])
+        try db.cachedStatement(sql: "INSERT INTO patient (patient_id, issuer, name, name_key, birth_date, sex) VALUES (?, ?, ?, ?, ?, ?)")
+            .execute(arguments: [a.patientID, a.issuerOfPatientID, a.patientName, a.patientName.uppercased(), a.patientBirthDate, a.patientSex])
         return db.lastInsertedRowID
     }
 
     private static func studyRef(_ db: Database, _ a: IndexedAttributes, patient: Int64, receivedAt: Double) throws -> Int64 {
-        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM study WHERE uid = ?", arguments: [a.studyInstanceUID]) { return id }
-        try db.execute(sql: """
+        if let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM study WHERE uid = ?"), arguments: [a.studyInstanceUID]) { return id }
+        try db.cachedStatement(sql: """
             INSERT INTO study (uid, patient_ref, date, time, accession, description, referring_physician, study_id, received_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [a.studyInstanceUID, patient, a.studyDate, a.studyTime, a.accessionNumber, a.studyDescription,
+            """).execute(arguments: [a.studyInstanceUID, patient, a.studyDate, a.studyTime, a.accessionNumber, a.studyDescription,
                              a.referringPhysicianName, a.studyID, receivedAt])
         return db.lastInsertedRowID
     }
 
     private static func seriesRef(_ db: Database, _ a: IndexedAttributes, study: Int64, receivedAt: Double) throws -> Int64 {
-        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM series WHERE uid = ?", arguments: [a.seriesInstanceUID]) { return id }
-        try db.execute(sql: """
+        if let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM series WHERE uid = ?"), arguments: [a.seriesInstanceUID]) { return id }
+        try db.cachedStatement(sql: """
             INSERT INTO series (uid, study_ref, modality, number, description, body_part, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [a.seriesInstanceUID, study, a.modality, a.seriesNumber, a.seriesDescription, a.bodyPartExamined, receivedAt])
+            """).execute(arguments: [a.seriesInstanceUID, study, a.modality, a.seriesNumber, a.seriesDescription, a.bodyPartExamined, receivedAt])
         return db.lastInsertedRowID
     }
 
     public func original(sopInstanceUID: String) throws -> StoredFile? {
-        try pool.read { db in try Self.original(db, sopInstanceUID: sopInstanceUID) }
+        // Asked for every received image: one statement needs no transaction, and stays prepared.
+        try pool.unsafeRead { db in try Self.original(db, sopInstanceUID: sopInstanceUID) }
     }
 
     private static func original(_ db: Database, sopInstanceUID: String) throws -> StoredFile? {
-        try Row.fetchOne(db, sql: """
+        try Row.fetchOne(db.cachedStatement(sql: """
             SELECT f.* FROM stored_file f JOIN instance i ON f.instance_ref = i.id
             WHERE i.uid = ? AND f.variant = 'original' ORDER BY f.tier = 'fast' DESC LIMIT 1
-            """, arguments: [sopInstanceUID]).map(storedFile)
+            """), arguments: [sopInstanceUID]).map(storedFile)
     }
 
     public func patients(matching query: IndexQuery) throws -> [PatientSummary] {
