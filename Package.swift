@@ -43,6 +43,7 @@ let package = Package(
         // Storage tiers: durable file placement, hashing, later migration, recall and prefetch.
         // Linux calls glibc hides behind _GNU_SOURCE (syncfs, copy_file_range), for the tier mover.
         .target(name: "CFileSystem"),
+        .target(name: "CMemory"),
         .target(name: "Tiering", dependencies: ["CCrypto", "CFileSystem"]),
         // Ingest, index, policies and the services of `pacs`.
         .target(name: "PacsServer", dependencies: [
@@ -68,7 +69,7 @@ let package = Package(
         // What both command-line front ends share (asking for a password).
         .target(name: "CommandLineSupport"),
         .executableTarget(name: "pacs", dependencies: [
-            "PacsServer", "DICOM", "DIMSE", "CommandLineSupport",
+            "PacsServer", "DICOM", "DIMSE", "CommandLineSupport", "CMemory",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

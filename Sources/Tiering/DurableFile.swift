@@ -1,6 +1,5 @@
 import CFileSystem
 import Foundation
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,48 +8,26 @@ import Glibc
 /// through their directory.
 public enum DurableFile {
     /// Creates `url` (which must not exist) holding `bytes`, fsynced (unless the caller flushes a batch at once).
-    /// `alongside` runs on this thread while another writes and flushes the file (a caller hashes the bytes there,
-    /// so the hash costs no time of its own).
-    public static func create(_ url: URL, bytes: [UInt8], sync: Bool = true, alongside: (() -> Void)? = nil) throws {
+    /// `alongside` runs while the device writes the data back (a caller hashes the bytes there), so that the
+    /// flush that follows waits for less.
+    public static func create(_ url: URL, bytes: [UInt8], sync: Bool = true, alongside: () -> Void = {}) throws {
         let path = url.path
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StoreError.from(errno: errno, path: path, operation: "create") }
         var closed = false
         defer { if !closed { close(fd) } }
         do {
-            if let alongside {
-                let written = WriteOutcome()
-                DispatchQueue.global().async {
-                    written.failure.withLock { failure in
-                        do { try writeFile(bytes, to: fd, path: path, sync: sync) } catch { failure = error }
-                    }
-                    written.done.signal()
-                }
-                alongside()
-                written.done.wait()
-                if let failure = written.failure.withLock({ $0 }) { throw failure }
-            } else {
-                try writeFile(bytes, to: fd, path: path, sync: sync)
+            try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+            _ = strata_start_writeback(fd)
+            alongside()
+            if sync {
+                guard fsync(fd) == 0 else { throw StoreError.from(errno: errno, path: path, operation: "fsync") }
             }
             closed = true
             guard close(fd) == 0 else { throw StoreError.from(errno: errno, path: path, operation: "close") }
         } catch {
             unlink(path)
             throw error
-        }
-    }
-
-    private final class WriteOutcome: Sendable {
-        let failure = Mutex<(any Error)?>(nil)
-        let done = DispatchSemaphore(value: 0)
-    }
-
-    private static func writeFile(_ bytes: [UInt8], to fd: Int32, path: String, sync: Bool) throws {
-        try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
-        if sync {
-            guard fsync(fd) == 0 else { throw StoreError.from(errno: errno, path: path, operation: "fsync") }
-        } else {
-            _ = strata_start_writeback(fd)
         }
     }
 

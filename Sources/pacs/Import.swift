@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMemory
 import Foundation
 import PacsServer
 
@@ -17,6 +18,7 @@ struct Import: ParsableCommand {
     var paths: [String]
 
     func run() throws {
+        strata_keep_freed_memory()
         let policies = try global.loadPolicies()
         let store = try global.openStore(policies: policies)
         let (files, problems) = Importer.files(in: paths)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMemory
 import DIMSE
 import Foundation
 import Logging
@@ -23,6 +24,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        strata_keep_freed_memory()
         let logger = Logger(label: "strata.serve")
         let policies = try global.loadPolicies()
         let store = try global.openStore(policies: policies, recover: false)

@@ -86,14 +86,13 @@ struct MultipartReader {
         var resume = max(0, buffer.count - delimiter.count)
         while !finished, let index = find(delimiter, in: buffer, from: scanned) {
             guard index <= maximumPartSize + 1024 else { throw Problem.tooLarge(maximumPartSize) }
-            let content = Array(buffer[..<index])
             let after = index + delimiter.count
             guard buffer.count >= after + 2 else {
                 resume = index  // the delimiter's last two bytes are still to come
                 break
             }
             let closing = buffer[after] == UInt8(ascii: "-") && buffer[after + 1] == UInt8(ascii: "-")
-            if started { parts.append(try parse(content)) }
+            if started { parts.append(try parse(upTo: index)) }
             started = true
             buffer.removeSubrange(..<(after + 2))
             scanned = 0
@@ -105,28 +104,33 @@ struct MultipartReader {
         return parts
     }
 
-    private func parse(_ content: [UInt8]) throws -> Part {
-        // `content` starts after the delimiter line's CRLF: headers, a blank line, the body.
-        guard let end = find(Array("\r\n\r\n".utf8), in: content) else {
-            if let blank = find(Array("\r\n".utf8), in: content), blank == 0 { return Part(headers: [:], body: Array(content[2...])) }
+    /// The part whose content is `buffer[..<end]`: after the delimiter line's CRLF, headers, a blank line, the
+    /// body (a part without headers starts with the blank line). The body is copied out once.
+    private func parse(upTo end: Int) throws -> Part {
+        if end >= 2, buffer[0] == UInt8(ascii: "\r"), buffer[1] == UInt8(ascii: "\n") {
+            return Part(headers: [:], body: Array(buffer[2..<end]))
+        }
+        guard let blank = find(Array("\r\n\r\n".utf8), in: buffer, before: end) else {
             throw Problem.malformed("a part has no blank line after its headers")
         }
         var headers: [String: String] = [:]
-        for line in String(decoding: content[..<end], as: UTF8.self).components(separatedBy: "\r\n") where !line.isEmpty {
+        for line in String(decoding: buffer[..<blank], as: UTF8.self).components(separatedBy: "\r\n") where !line.isEmpty {
             guard let colon = line.firstIndex(of: ":") else { throw Problem.malformed("header line without a colon") }
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
-        return Part(headers: headers, body: Array(content[(end + 4)...]))
+        return Part(headers: headers, body: Array(buffer[(blank + 4)..<end]))
     }
 
-    /// The first occurrence of `needle` at or after `start`: memchr for its first byte, memcmp for the rest.
-    private func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int = 0) -> Int? {
-        guard start >= 0, haystack.count - start >= needle.count, let first = needle.first else { return nil }
+    /// The first occurrence of `needle` at or after `start` that ends before `end` (or the haystack's end): memchr
+    /// for its first byte, memcmp for the rest.
+    private func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int = 0, before end: Int? = nil) -> Int? {
+        let end = min(end ?? haystack.count, haystack.count)
+        guard start >= 0, end - start >= needle.count, let first = needle.first else { return nil }
         return haystack.withUnsafeBytes { bytes -> Int? in
             needle.withUnsafeBytes { pattern -> Int? in
                 let base = bytes.baseAddress!
                 var position = start
-                let last = bytes.count - pattern.count
+                let last = end - pattern.count
                 while position <= last {
                     guard let hit = memchr(base + position, Int32(first), last - position + 1) else { return nil }
                     let index = UnsafeRawPointer(hit) - base
