@@ -19,6 +19,15 @@ struct MultipartReaderTests {
         #expect(parts.allSatisfy { $0.headers["content-type"] == "application/dicom" })
     }
 
+    @Test("a part without headers keeps its whole body, even one holding a blank line")
+    func partWithoutHeaders() throws {
+        let body = Array("--xyz\r\n\r\nKey: value\r\n\r\nrest\r\n--xyz--\r\n".utf8)
+        var reader = MultipartReader(boundary: "xyz", maximumPartSize: 1 << 20)
+        let parts = try reader.feed(ByteBuffer(bytes: body))
+        #expect(parts.map { String(decoding: $0.body, as: UTF8.self) } == ["Key: value\r\n\r\nrest"])
+        #expect(parts.first?.headers.isEmpty == true)
+    }
+
     @Test("a part larger than the limit is refused, whether it arrives whole or in pieces", arguments: [100, 100_000])
     func limit(chunk: Int) {
         let large = Array("--xyz\r\nContent-Type: application/dicom\r\n\r\n".utf8) + Array(repeating: UInt8(7), count: 50_000)
