@@ -43,14 +43,19 @@ struct AccessLog: RouterMiddleware {
         file.append(Data((line + "}\n").utf8))
     }
 
-    /// UTC, to the second: `2026-11-22T05:52:26Z`.
+    /// UTC, to the second: `2026-11-22T05:52:26Z` (formatted once a second, however many requests share it).
     private static func timestamp() -> String {
         var now = time(nil)
+        if let cached = lastTimestamp.withLock({ $0.second == now ? $0.text : nil }) { return cached }
         var parts = tm()
         gmtime_r(&now, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                      parts.tm_hour, parts.tm_min, parts.tm_sec)
+        let text = String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                          parts.tm_hour, parts.tm_min, parts.tm_sec)
+        lastTimestamp.withLock { $0 = (now, text) }
+        return text
     }
+
+    private static let lastTimestamp = Mutex<(second: time_t, text: String)>((0, ""))
 
     private static func quote(_ text: String) -> String {
         var out = "\""

@@ -32,13 +32,16 @@ enum Multipart {
 
     /// The parameters of a media type: `multipart/related; type="application/dicom"; boundary=x`.
     static func parameters(_ header: String) -> (type: String, parameters: [String: String]) {
-        let parts = header.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+        // Asked of every request's Accept or Content-Type: plain Swift, none of Foundation's character sets.
+        func trimmed(_ text: Substring, dropping drop: (Character) -> Bool = { $0 == " " || $0 == "\t" }) -> Substring {
+            guard let first = text.firstIndex(where: { !drop($0) }), let last = text.lastIndex(where: { !drop($0) }) else { return "" }
+            return text[first...last]
+        }
+        let parts = header.split(separator: ";").map { trimmed($0) }
         var parameters: [String: String] = [:]
         for part in parts.dropFirst() {
             guard let equals = part.firstIndex(of: "=") else { continue }
-            let key = part[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
-            let value = part[part.index(after: equals)...].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-            parameters[key] = value
+            parameters[trimmed(part[..<equals]).lowercased()] = String(trimmed(trimmed(part[part.index(after: equals)...]), dropping: { $0 == "\"" }))
         }
         return ((parts.first ?? "").lowercased(), parameters)
     }

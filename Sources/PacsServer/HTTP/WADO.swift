@@ -230,8 +230,14 @@ struct WADO {
 
     /// Digits in dot-separated components (PS3.5 9.1), at most 64 characters.
     static func isUID(_ text: String) -> Bool {
-        text.count <= 64 && !text.isEmpty
-            && text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }
+        let dot = UInt8(ascii: ".")
+        var previous = dot, length = 0
+        for byte in text.utf8 {
+            guard byte == dot ? previous != dot : (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return false }
+            previous = byte
+            length += 1
+        }
+        return (1...64).contains(length) && previous != dot
     }
 }
 
