@@ -99,9 +99,11 @@ def test_kill_9_during_derive_leaves_a_store_that_one_more_derive_completes(pacs
     rounds: list[Round] = []
     for n in range(ROUNDS):
         done = completed_instances(pacs)
-        # aim anywhere in this run's expected time: startup, recovery, the instances still queued
+        # aim anywhere in this run's expected time: startup, recovery, the instances still queued; until one
+        # run has been interrupted, in its first half (a delay near the end may outlast the whole derive)
         expected = STARTUP_ALLOWANCE + full * (SERIES_LENGTH - done) / SERIES_LENGTH
-        delay = rng.uniform(SHORTEST_DELAY, expected)
+        killed_yet = any(r.killed for r in rounds)
+        delay = rng.uniform(SHORTEST_DELAY, max(SHORTEST_DELAY, expected if killed_yet else expected / 2))
         log = pacs.cwd / f"derive-round-{n}.stderr"
         outcome = derive_until_killed(pacs, delay, done, log)
         assert outcome.killed or outcome.returncode == 0, f"round {n}: {outcome}\n{log.read_text()}"
