@@ -57,6 +57,13 @@ public final class Association: @unchecked Sendable {
 
     /// Sends a message, split into P-DATA-TF PDUs no larger than the peer accepts.
     public func send(_ message: DIMSEMessage) async throws {
+        try await write(message).get()
+    }
+
+    /// Queues a message for sending from any thread and returns at once (the future completes when it is written):
+    /// a service answering from a blocking thread sends its response without first hopping back to its task.
+    @discardableResult
+    public func write(_ message: DIMSEMessage) throws -> EventLoopFuture<Void> {
         let chunk = peerMaximumLength == 0 ? 1 << 20 : max(64, peerMaximumLength - 6)
         var pdus: [PDU] = []
         func fragments(_ bytes: [UInt8], command: Bool) {
@@ -71,7 +78,7 @@ public final class Association: @unchecked Sendable {
         if let dataSet = message.dataSet { fragments(dataSet, command: false) }
         let last = pdus.removeLast()
         for pdu in pdus { channel.write(pdu, promise: nil) }
-        try await channel.writeAndFlush(last)
+        return channel.writeAndFlush(last)
     }
 
     /// Sends a request and waits for its (final) response.

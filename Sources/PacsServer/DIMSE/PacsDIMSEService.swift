@@ -36,7 +36,7 @@ public final class PacsDIMSEService: DIMSEService {
             case .cEchoRequest?:
                 try await association.send(.response(to: request, .cEchoResponse, status: Status.success))
             case .cStoreRequest?:
-                try await association.send(await store(request, from: association))
+                try await store(request, from: association)
             case .cFindRequest?:
                 try await FindSCP(service: self).find(request, on: association)
             case .cMoveRequest?, .cGetRequest?:
@@ -59,25 +59,41 @@ public final class PacsDIMSEService: DIMSEService {
         }
     }
 
-    /// C-STORE: success only once the instance is durable and indexed.
-    private func store(_ request: DIMSEMessage, from association: Association) async -> DIMSEMessage {
+    /// C-STORE: success only once the instance is durable and indexed. The response leaves from the blocking
+    /// thread as soon as the instance is stored.
+    private func store(_ request: DIMSEMessage, from association: Association) async throws {
         guard let bytes = request.dataSet, let context = association.contexts[request.contextID] else {
-            return .response(to: request, .cStoreResponse, status: Status.cannotUnderstand) { $0.set(.errorComment, .LO, "no dataset") }
+            try await association.send(.response(to: request, .cStoreResponse, status: Status.cannotUnderstand) { $0.set(.errorComment, .LO, "no dataset") })
+            return
         }
-        let ingest = self.ingest
-        let sopClass = request.affectedSOPClassUID
+        let ingest = self.ingest, logger = self.logger
         let caller = association.callingAE
         do {
-            let outcome = try await Blocking.run { () throws -> IngestOutcome in
-                try ingest.ingest(dataSet: bytes, syntax: context.transferSyntax, sopClassUID: sopClass, sourceAE: caller)
+            try await Blocking.run {
+                let outcome = Result { () throws(IngestError) -> IngestOutcome in
+                    try ingest.ingest(dataSet: bytes, syntax: context.transferSyntax, sopClassUID: request.affectedSOPClassUID, sourceAE: caller)
+                }
+                try association.write(Self.storeResponse(to: request, outcome, caller: caller, logger: logger))
             }
+        } catch {
+            // The blocking pool refused the work (the server is stopping): the peer hears why rather than waiting.
+            try await association.send(.response(to: request, .cStoreResponse, status: Status.unableToProcess) {
+                $0.set(.errorComment, .LO, Self.comment("\(error)"))
+            })
+        }
+    }
+
+    private static func storeResponse(to request: DIMSEMessage, _ outcome: Result<IngestOutcome, IngestError>, caller: String,
+                                      logger: Logger) -> DIMSEMessage {
+        switch outcome {
+        case let .success(outcome):
             guard outcome.sopInstanceUID == request.affectedSOPInstanceUID || request.affectedSOPInstanceUID.isEmpty else {
                 return .response(to: request, .cStoreResponse, status: Status.dataSetDoesNotMatchSOPClass) {
-                    $0.set(.errorComment, .LO, Self.comment("SOP Instance UID differs from the request's"))
+                    $0.set(.errorComment, .LO, comment("SOP Instance UID differs from the request's"))
                 }
             }
             return .response(to: request, .cStoreResponse, status: Status.success)
-        } catch let error as IngestError {
+        case let .failure(error):
             logger.warning("C-STORE refused", metadata: ["calling": "\(caller)", "sop": "\(request.affectedSOPInstanceUID)", "reason": "\(error)"])
             let status: UInt16
             switch error {
@@ -87,9 +103,7 @@ public final class PacsDIMSEService: DIMSEService {
             case .storage: status = Status.outOfResources
             case .index: status = Status.unableToProcess
             }
-            return .response(to: request, .cStoreResponse, status: status) { $0.set(.errorComment, .LO, Self.comment("\(error)")) }
-        } catch {
-            return .response(to: request, .cStoreResponse, status: Status.unableToProcess) { $0.set(.errorComment, .LO, Self.comment("\(error)")) }
+            return .response(to: request, .cStoreResponse, status: status) { $0.set(.errorComment, .LO, comment("\(error)")) }
         }
     }
 
