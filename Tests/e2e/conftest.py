@@ -644,6 +644,26 @@ def read_pgm(data: bytes) -> np.ndarray:
     return np.frombuffer(data[pos:pos + width * height * dtype.itemsize], dtype).reshape(height, width)
 
 
+OPJ_DECOMPRESS = Path("/usr/bin/opj_decompress")
+
+
+def opj_decode(codestream: bytes, reduce: int, workdir: Path, signed: bool = False, bits: int = 12) -> np.ndarray:
+    """OpenJPEG's decoding of a J2K codestream, `reduce` resolution levels discarded, as sample values (int64).
+    OpenJPEG writes a signed image to PGM shifted by 2^(bits-1); with `signed` that shift is undone."""
+    if not OPJ_DECOMPRESS.is_file():
+        pytest.skip(f"OpenJPEG's opj_decompress is not at {OPJ_DECOMPRESS}: apt-get install libopenjp2-tools")
+    token = secrets.token_hex(6)
+    source, pgm = workdir / f"{token}.j2c", workdir / f"{token}.pgm"
+    source.write_bytes(codestream)
+    result = subprocess.run([str(OPJ_DECOMPRESS), "-i", str(source), "-o", str(pgm), "-r", str(reduce)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and pgm.exists(), \
+        f"opj_decompress -r {reduce} cannot decode the {len(codestream)} bytes (they end {codestream[-2:].hex()}; " \
+        f"a codestream ends with the EOC marker ffd9):\n{(result.stdout + result.stderr)[-1500:]}"
+    samples = read_pgm(pgm.read_bytes()).astype(np.int64)
+    return samples - (1 << (bits - 1)) if signed else samples
+
+
 def pacs_with_users(pacs_bin: Path, root: Path, users: dict[str, str]) -> tuple[Pacs, dict[str, str]]:
     """A pacs on a private data folder and copy of the policies, with `users` (name -> role) added, each with a
     random password (returned by name)."""

@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import secrets
-import subprocess
 import time
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -44,7 +42,7 @@ import yaml
 from pydicom.encaps import generate_frames
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEG2000, JPEGLSLossless
 
-from conftest import (pacs_with_users, read_pgm, HTTP_READY_LINE, VALID_DIR, GeneratedSeries, Pacs, PacsServer, free_port,
+from conftest import (pacs_with_users, opj_decode, HTTP_READY_LINE, VALID_DIR, GeneratedSeries, Pacs, PacsServer, free_port,
                       generate_ct_series, media_type_parameters, multipart_parts, read_source)
 
 jpeg_ls = pytest.importorskip("jpeg_ls", reason="pyjpegls is missing: pip install pyjpegls")
@@ -53,7 +51,6 @@ from pynetdicom import ALL_TRANSFER_SYNTAXES, AE, build_role, evt  # noqa: E402
 from pynetdicom.sop_class import (CTImageStorage, StudyRootQueryRetrieveInformationModelGet,  # noqa: E402
                                   StudyRootQueryRetrieveInformationModelMove)
 
-OPJ_DECOMPRESS = Path("/usr/bin/opj_decompress")
 HOST = "127.0.0.1"
 SERVER_AE = "STRATA"
 USERS = {"reader": "reading", "referrer": "referring", "telerad": "teleradiology", "admin": "admin"}
@@ -98,22 +95,6 @@ def delivery_rule(name: str) -> tuple[int, dict]:
         if rule["name"] == name:
             return index, rule
     raise AssertionError(f"delivery.yaml has no rule {name!r}")
-
-
-def opj_decode(codestream: bytes, reduce: int, workdir: Path) -> np.ndarray:
-    """OpenJPEG's decoding of a J2K codestream, `reduce` resolution levels discarded; fails with its output."""
-    if not OPJ_DECOMPRESS.is_file():
-        pytest.skip(f"OpenJPEG's opj_decompress is not at {OPJ_DECOMPRESS}: apt-get install libopenjp2-tools")
-    token = secrets.token_hex(6)
-    source, out = workdir / f"{token}.j2c", workdir / f"{token}.pgm"
-    source.write_bytes(codestream)
-    result = subprocess.run([str(OPJ_DECOMPRESS), "-i", str(source), "-o", str(out), "-r", str(reduce)],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0 and out.exists(), \
-        f"opj_decompress -r {reduce} cannot decode the {len(codestream)} bytes served (they end " \
-        f"{codestream[-2:].hex()}; a codestream ends with the EOC marker ffd9):\n" \
-        f"{(result.stdout + result.stderr)[-1500:]}"
-    return read_pgm(out.read_bytes())
 
 
 def jls_decode(data: bytes) -> np.ndarray:

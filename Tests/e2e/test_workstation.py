@@ -49,13 +49,12 @@ import requests
 
 from pydicom.uid import ImplicitVRLittleEndian
 
-from conftest import (pacs_with_users, read_pgm, HTTP_READY_LINE, VALID_DIR, GeneratedSeries, Pacs, PacsServer, free_port,
+from conftest import (pacs_with_users, opj_decode, HTTP_READY_LINE, VALID_DIR, GeneratedSeries, Pacs, PacsServer, free_port,
                       generate_ct_series, read_source, valid_sources, wildcard_match)
 
 jpeg_ls = pytest.importorskip("jpeg_ls", reason="pyjpegls is missing: pip install pyjpegls")
 Image = pytest.importorskip("PIL.Image", reason="Pillow is missing: pip install pillow")
 
-OPJ_DECOMPRESS = Path("/usr/bin/opj_decompress")
 HOST = "127.0.0.1"
 USERS = {"reader": "reading", "referrer": "referring", "telerad": "teleradiology", "admin": "admin"}
 EOC = b"\xff\xd9"
@@ -65,22 +64,6 @@ RUN_TIMEOUT = 120
 # --------------------------------------------------------------------------
 # Oracles
 # --------------------------------------------------------------------------
-
-def opj_decode(codestream: bytes, reduce: int, workdir: Path, signed: bool, bits: int = 12) -> np.ndarray:
-    """OpenJPEG's decoding of a J2K codestream, `reduce` levels discarded, as sample values. OpenJPEG writes a
-    signed image to PGM shifted by 2^(precision-1); that shift is undone here."""
-    if not OPJ_DECOMPRESS.is_file():
-        pytest.skip(f"OpenJPEG's opj_decompress is not at {OPJ_DECOMPRESS}: apt-get install libopenjp2-tools")
-    token = secrets.token_hex(6)
-    source, pgm = workdir / f"{token}.j2c", workdir / f"{token}.pgm"
-    source.write_bytes(codestream)
-    result = subprocess.run([str(OPJ_DECOMPRESS), "-i", str(source), "-o", str(pgm), "-r", str(reduce)],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0 and pgm.exists(), \
-        f"opj_decompress -r {reduce} cannot decode the {len(codestream)} bytes held:\n{(result.stdout + result.stderr)[-1500:]}"
-    samples = read_pgm(pgm.read_bytes()).astype(np.int64)
-    return samples - (1 << (bits - 1)) if signed else samples
-
 
 def first_value(value):
     if value is None:
