@@ -309,6 +309,12 @@ class PacsServer:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def exit_note(self) -> str:
+        """For a failure message that the server may have caused: nothing while it runs, else how it ended."""
+        if self.running:
+            return ""
+        return f"\npacs serve is not running (exit {self.process.returncode}):\n{self.log_text()[-3000:]}"
+
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM, then the exit status; a server still running after `timeout` is killed and fails."""
         assert self.process is not None, "pacs serve was never started"

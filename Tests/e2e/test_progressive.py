@@ -135,9 +135,7 @@ class Site:
         return f"http://{HOST}:{self.http_port}/api/v1"
 
     def state(self) -> str:
-        if self.server.running:
-            return ""
-        return f"\npacs serve is not running (exit {self.server.process.returncode}):\n{self.server.log_text()[-3000:]}"
+        return self.server.exit_note()
 
     def request(self, method: str, path: str, user: str = "admin", **kwargs) -> requests.Response:
         try:

@@ -85,9 +85,7 @@ class Site:
         return f"http://{HOST}:{self.http_port}/viewer/"
 
     def state(self) -> str:
-        if self.server.running:
-            return f"\n--- server log (tail) ---\n{self.server.log_text()[-2000:]}"
-        return f"\npacs serve is not running (exit {self.server.process.returncode}):\n{self.server.log_text()[-3000:]}"
+        return self.server.exit_note() or f"\n--- server log (tail) ---\n{self.server.log_text()[-2000:]}"
 
 
 def status_of(pacs: Pacs, study: str) -> int:

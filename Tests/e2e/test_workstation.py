@@ -135,9 +135,7 @@ class Site:
         return f"http://{HOST}:{self.http_port}"
 
     def state(self) -> str:
-        if self.server.running:
-            return ""
-        return f"\npacs serve is not running (exit {self.server.process.returncode}):\n{self.server.log_text()[-3000:]}"
+        return self.server.exit_note()
 
     def env(self, user: str) -> dict[str, str]:
         home = self.root / "home"
