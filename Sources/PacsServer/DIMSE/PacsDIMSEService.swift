@@ -76,7 +76,8 @@ public final class PacsDIMSEService: DIMSEService {
                 try association.write(Self.storeResponse(to: request, outcome, caller: caller, logger: logger))
             }
         } catch {
-            // The blocking pool refused the work (the server is stopping): the peer hears why rather than waiting.
+            // The blocking pool refused the work (the server is stopping), or the answer could not be encoded: the
+            // peer hears why rather than waiting.
             try await association.send(.response(to: request, .cStoreResponse, status: Status.unableToProcess) {
                 $0.set(.errorComment, .LO, Self.comment("\(error)"))
             })
