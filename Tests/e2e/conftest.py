@@ -561,24 +561,25 @@ def fixtures_dir() -> Path:
     return FIXTURES_DIR
 
 
+def built_binary(variable: str, default: Path) -> Path:
+    """A product of this package (env `variable`, else `default`), as an absolute path: the tests run it in their
+    temporary folders, where a relative path would not resolve."""
+    path = Path(os.environ.get(variable, default)).resolve()
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.skip(f"{path.name} executable not found at {path}: run `swift build` in {REPO_ROOT} "
+                    f"or set {variable} to a built binary")
+    return path
+
+
 @pytest.fixture(scope="session")
 def pacs_bin() -> Path:
-    # Absolute: pacs runs in each test's temporary folder, where a relative PACS_BIN would not resolve.
-    path = Path(os.environ.get("PACS_BIN", DEFAULT_PACS_BIN)).resolve()
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.skip(f"pacs executable not found at {path}: run `swift build` in {REPO_ROOT} "
-                    "or set PACS_BIN to a built binary")
-    return path
+    return built_binary("PACS_BIN", DEFAULT_PACS_BIN)
 
 
 @pytest.fixture(scope="session")
 def workstation_bin() -> Path:
-    """The `workstation` client (env WORKSTATION_BIN, default .build/debug/workstation), as an absolute path."""
-    path = Path(os.environ.get("WORKSTATION_BIN", DEFAULT_WORKSTATION_BIN)).resolve()
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.skip(f"workstation executable not found at {path}: run `swift build` in {REPO_ROOT} "
-                    "or set WORKSTATION_BIN to a built binary")
-    return path
+    """The `workstation` client (env WORKSTATION_BIN, default .build/debug/workstation)."""
+    return built_binary("WORKSTATION_BIN", DEFAULT_WORKSTATION_BIN)
 
 
 @pytest.fixture

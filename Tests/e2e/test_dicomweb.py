@@ -836,18 +836,22 @@ def test_a_referring_user_is_refused_the_originals_once_the_report_is_drafted(pa
         stop_web(web)
 
 
+def referring_sees_of_unread(versions: list[str]):
+    """A policy edit: referring users get only `versions` of unread studies."""
+    def edit(policies: Path) -> None:
+        access = policies / "access.yaml"
+        matrix = yaml.safe_load(access.read_text())
+        matrix.setdefault("roles", {})["referring"] = {"unread": versions}
+        access.write_text(yaml.safe_dump(matrix))
+    return edit
+
+
 def test_a_role_whose_matrix_withholds_v1_is_refused_with_the_rule(pacs_bin: Path, tmp_path: Path):
     """With access.yaml giving referring users no V1 of unread studies, every WADO route answers them 403
     with a JSON message naming `access.yaml roles.referring.unread`; searching is still allowed, and
     reading users still get V1."""
-    def withhold_v1(policies: Path) -> None:
-        access = policies / "access.yaml"
-        matrix = yaml.safe_load(access.read_text())
-        matrix.setdefault("roles", {})["referring"] = {"unread": ["V2", "V3"]}
-        access.write_text(yaml.safe_dump(matrix))
-
     source = BY_NAME["ct_explicit_le.dcm"]
-    web = start_web(pacs_bin, tmp_path / "server", source.path, edit_policies=withhold_v1)
+    web = start_web(pacs_bin, tmp_path / "server", source.path, edit_policies=referring_sees_of_unread(["V2", "V3"]))
     try:
         for path in wado_paths(source):
             response = web.get(path, user="referrer")
@@ -864,14 +868,8 @@ def test_a_role_whose_matrix_withholds_v1_is_refused_with_the_rule(pacs_bin: Pat
 
 def test_metadata_is_refused_when_no_version_of_the_study_is_released(pacs_bin: Path, tmp_path: Path):
     """A role given nothing of unread studies gets no metadata of one either: 403 naming the rule."""
-    def withhold_all(policies: Path) -> None:
-        access = policies / "access.yaml"
-        matrix = yaml.safe_load(access.read_text())
-        matrix.setdefault("roles", {})["referring"] = {"unread": []}
-        access.write_text(yaml.safe_dump(matrix))
-
     source = BY_NAME["ct_explicit_le.dcm"]
-    web = start_web(pacs_bin, tmp_path / "server", source.path, edit_policies=withhold_all)
+    web = start_web(pacs_bin, tmp_path / "server", source.path, edit_policies=referring_sees_of_unread([]))
     try:
         for path in metadata_paths(source):
             response = web.get(path, user="referrer")

@@ -197,6 +197,14 @@ def check_after_restart(site: Site, slices: list[Slice], acknowledged: set[str],
     return set(rows)
 
 
+def assert_stops_clean(site: Site, context: str) -> None:
+    """SIGTERM ends the server with 0, the files on disk are the index's, and `pacs verify` finds nothing."""
+    assert site.stop() == 0, f"pacs serve did not exit 0 on SIGTERM{site.log_tail()}"
+    assert_disk_matches_index(site)
+    verify = site.pacs.verify()
+    assert verify.returncode == 0, f"{context}: pacs verify with the server stopped: {verify.stdout}{verify.stderr}"
+
+
 def assert_disk_matches_index(site: Site) -> None:
     """With the server stopped: no staged file is left under any tier's .incoming folder, and every file
     under the tier folders is one the index lists (no orphan), and vice versa."""
@@ -353,10 +361,7 @@ def test_kill_9_during_stow_rs_keeps_every_acknowledged_instance(site: Site, sli
     assert acknowledged == {s.uid for s in slices}
     listed = check_after_restart(site, slices, acknowledged, f"{context}: after the final STOW-RS", compare)
     assert listed == acknowledged
-    assert site.stop() == 0, f"pacs serve did not exit 0 on SIGTERM{site.log_tail()}"
-    assert_disk_matches_index(site)
-    verify = site.pacs.verify()
-    assert verify.returncode == 0, f"{context}: pacs verify with the server stopped: {verify.stdout}{verify.stderr}"
+    assert_stops_clean(site, context)
 
 
 # --------------------------------------------------------------------------
@@ -518,7 +523,4 @@ def test_kill_9_during_c_store_keeps_every_acknowledged_instance(site: Site, sli
     assert stored == {s.uid for s in slices}, f"{context}: storescu did not get a success for every slice"
     listed = check_after_restart(site, slices, stored, f"{context}: after the final C-STOREs", compare)
     assert listed == stored
-    assert site.stop() == 0, f"pacs serve did not exit 0 on SIGTERM{site.log_tail()}"
-    assert_disk_matches_index(site)
-    verify = site.pacs.verify()
-    assert verify.returncode == 0, f"{context}: pacs verify with the server stopped: {verify.stdout}{verify.stderr}"
+    assert_stops_clean(site, context)

@@ -201,10 +201,13 @@ class Browser:
                 rows[tr.dataset.study] = [...tr.cells].map(c => c.textContent);
             return rows;""")
 
-    def open_study(self, study: str) -> None:
+    def open_study(self, study: str, status: str | None = None) -> None:
+        """Opens a study from the list and, given a `status` (say "1 (unread)"), waits until it shows."""
         row = self.driver.find_element(By.CSS_SELECTOR, f'#studies tbody tr[data-study="{study}"]')
         row.click()
         self.wait(lambda: self.by_id("study").is_displayed(), "the study section shows")
+        if status:
+            self.wait(lambda: self.by_id("study-status").text == status, f"the study's status shows as {status}")
 
     def wait_for_tiles(self, count: int) -> None:
         """Waits until `count` series tiles each show a thumbnail that loaded or a refusal."""
@@ -212,6 +215,12 @@ class Browser:
                 return tiles.length === arguments[0] && tiles.every(t => t.querySelector('.refused') ||
                     (t.querySelector('img') && t.querySelector('img').complete));""", count),
                   f"{count} series tiles with a thumbnail or a refusal")
+
+    def one_thumbnail(self) -> dict:
+        """The study's only series tile, once its thumbnail loaded or was refused."""
+        self.wait_for_tiles(1)
+        [tile] = self.thumbnails()
+        return tile
 
     def thumbnails(self) -> list[dict]:
         return self.js("""return [...document.querySelectorAll('#series .series')].map(t => {
@@ -314,12 +323,9 @@ def test_reading_doctor_finds_opens_and_sees_the_image_sharpen(browser: Browser,
                                                   expected[uid]["studyDescription"]), f"row of {uid}: {cells}"
         assert set(modalities.split(",")) == set(expected[uid]["modalities"]), f"row of {uid}: {cells}"
 
-    browser.open_study(site.ct_study)
-    browser.wait(lambda: browser.by_id("study-status").text == "2 (diagnosed)",
-                 "the study's status shows as 2 (diagnosed)")
+    browser.open_study(site.ct_study, "2 (diagnosed)")
     assert expected[site.ct_study]["studyDescription"] in browser.by_id("study-title").text
-    browser.wait_for_tiles(1)
-    [tile] = browser.thumbnails()
+    tile = browser.one_thumbnail()
     assert tile["series"] == site.ct_series and tile["refused"] is None, tile
     assert tile["width"] > 0 and tile["height"] > 0, f"the thumbnail did not decode: {tile}"
 
@@ -359,10 +365,8 @@ def test_a_small_image_ends_at_its_own_size(browser: Browser, site: Site):
     """A 160 x 128 CR image (its study unread: reading doctors still see it) is drawn at 64, 128, then its own
     160 pixels, and the viewer asks for no larger size."""
     browser.login_ok("reader")
-    browser.open_study(site.small_study)
-    browser.wait(lambda: browser.by_id("study-status").text == "1 (unread)", "the status shows as 1 (unread)")
-    browser.wait_for_tiles(1)
-    [tile] = browser.thumbnails()
+    browser.open_study(site.small_study, "1 (unread)")
+    tile = browser.one_thumbnail()
     assert tile["refused"] is None and tile["width"] > 0, tile
     browser.open_series(tile["series"])
     browser.wait_drawn("image 1 of 1", str(SMALL_SIZE))
@@ -436,8 +440,7 @@ def test_referring_doctor_is_refused_an_unread_study(browser: Browser, site: Sit
     the access rule on every series tile and in the alert box; nothing can be opened and nothing is drawn."""
     browser.login_ok("referrer")
     assert site.unread_study in browser.study_rows(), "the unread study is not listed for the referring doctor"
-    browser.open_study(site.unread_study)
-    browser.wait(lambda: browser.by_id("study-status").text == "1 (unread)", "the status shows as 1 (unread)")
+    browser.open_study(site.unread_study, "1 (unread)")
     series_count = next(s["seriesCount"] for s in site.studies if s["studyInstanceUID"] == site.unread_study)
     browser.wait_for_tiles(series_count)
     for tile in browser.thumbnails():
@@ -459,10 +462,8 @@ def test_referring_doctor_is_refused_an_unread_study(browser: Browser, site: Sit
 def test_referring_doctor_sees_the_diagnosed_study(browser: Browser, site: Site):
     """Once diagnosed, the CT study is the referring doctor's to see: a thumbnail, and the slice drawn."""
     browser.login_ok("referrer")
-    browser.open_study(site.ct_study)
-    browser.wait(lambda: browser.by_id("study-status").text == "2 (diagnosed)", "the status shows as 2 (diagnosed)")
-    browser.wait_for_tiles(1)
-    [tile] = browser.thumbnails()
+    browser.open_study(site.ct_study, "2 (diagnosed)")
+    tile = browser.one_thumbnail()
     assert tile["refused"] is None and tile["width"] > 0, tile
     browser.open_series(site.ct_series)
     browser.wait_drawn("image 3 of 5", "512")
