@@ -368,7 +368,13 @@ def test_unknown_calling_ae_title_is_rejected_with_the_reason(dimse: Dimse):
 
     nobody = new_ae("NOBODY")
     nobody.add_requested_context(Verification)
-    assoc = nobody.associate(HOST, dimse.port, ae_title=SERVER_AE)
+    # pynetdicom 3.0 has a race of its own: when its reader thread has read the A-ASSOCIATE-RJ and closed the
+    # connection before the calling thread looks at the socket, it aborts without reading the answer (about 1 in
+    # 300 here, whoever closes first). Such an attempt, which saw no answer at all, is made again.
+    for _ in range(3):
+        assoc = nobody.associate(HOST, dimse.port, ae_title=SERVER_AE)
+        if not (assoc.is_aborted and assoc.acceptor.primitive is None):
+            break
     assert assoc.is_rejected, "pynetdicom's association from NOBODY was not rejected"
     rejection = assoc.acceptor.primitive  # the A-ASSOCIATE primitive of the rejection
     assert (rejection.result_source, rejection.diagnostic) == (1, 3), \
