@@ -8,6 +8,7 @@ it is skipped with a message saying how to get one.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -267,6 +268,25 @@ def free_port() -> int:
         if port not in _ports_given:
             _ports_given.add(port)
             return port
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, size: str):
+    """A tmpfs of `size` mounted on `folder` for the block; skips when mounting is not permitted."""
+    folder.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN): {result.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def remount(folder: Path, options: str) -> None:
+    result = subprocess.run(["mount", "-o", f"remount,{options}", str(folder)], capture_output=True, text=True)
+    assert result.returncode == 0, f"mount -o remount,{options} {folder}: {result.stderr}"
 
 
 def copy_policies(dest: Path) -> Path:

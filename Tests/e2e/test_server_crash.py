@@ -1,4 +1,5 @@
-"""`pacs serve` killed with SIGKILL while images arrive loses nothing it acknowledged.
+"""`pacs serve` killed with SIGKILL while images arrive loses nothing it acknowledged; on a full disk it
+refuses what does not fit, saying why, and loses nothing either.
 
 What a user sees: a server that dies abruptly (kill -9, a power cut of the process) in the middle of
 receiving images comes back with its index and its files in agreement, and with every image it said it
@@ -11,7 +12,9 @@ had stored still there, bit for bit:
 - an image whose transfer never completed may be missing, but if it is there it is intact;
 - after the restart (recovery runs at start) `pacs verify` finds the store consistent, no staged file is
   left behind, every file on the tiers is one the index lists, and sending everything again succeeds for
-  every image (duplicates are successes).
+  every image (duplicates are successes);
+- a fast tier that runs out of space: C-STORE answers Out of Resources with the reason, STOW-RS fails the
+  part with that reason code, nothing half-stored stays behind, and the same images store once there is room.
 
 Oracles independent of the server: the generated series' files (bytes and pydicom datasets), the files on
 disk under the tier folders, the clients' own record of which transfers completed.
@@ -38,8 +41,8 @@ import pytest
 import requests
 
 from conftest import (HTTP_READY_LINE, GeneratedSeries, Pacs, PacsServer, by_key, copy_policies, element_diff,
-                      free_port, generate_ct_series, multipart_body, multipart_parts, original_file, sha256_hex,
-                      stored_file)
+                      free_port, generate_ct_series, multipart_body, multipart_parts, original_file, remount,
+                      sha256_hex, stored_file, tmpfs)
 
 HOST = "127.0.0.1"
 DICOM_READY_LINE = "DICOM listening"
@@ -524,3 +527,70 @@ def test_kill_9_during_c_store_keeps_every_acknowledged_instance(site: Site, sli
     listed = check_after_restart(site, slices, stored, f"{context}: after the final C-STOREs", compare)
     assert listed == stored
     assert_stops_clean(site, context)
+
+
+# --------------------------------------------------------------------------
+# A full disk
+# --------------------------------------------------------------------------
+
+OUT_OF_RESOURCES = 0xA700
+FAILURE_REASON = "00081197"
+
+
+def c_store_once(site: Site, s: Slice):
+    """One C-STORE of a slice in an association of its own (pynetdicom): the response."""
+    from pydicom.uid import ExplicitVRLittleEndian
+    from pynetdicom import AE
+    from pynetdicom.sop_class import CTImageStorage
+
+    ae = AE(ae_title=CALLING_AE)
+    ae.acse_timeout, ae.dimse_timeout, ae.network_timeout = 15, 30, 30
+    ae.add_requested_context(CTImageStorage, [ExplicitVRLittleEndian])
+    assoc = ae.associate(HOST, site.dicom_port, ae_title=SERVER_AE)
+    assert assoc.is_established, f"association with {SERVER_AE} not established{site.log_tail()}"
+    try:
+        (context,) = assoc.accepted_contexts
+        response = c_store(assoc, context.context_id, pydicom.dcmread(BytesIO(s.data)), 1)
+    finally:
+        assoc.release()
+    assert response is not None and response.Status is not None, f"no answer to the C-STORE of {s.uid}{site.log_tail()}"
+    return response
+
+
+def test_a_full_fast_tier_refuses_what_does_not_fit_and_stores_it_once_there_is_room(site: Site, slices: list[Slice]):
+    """The fast tier is a 64 KB tmpfs and a slice ~130 KB: a C-STORE is answered Out of Resources (A700) with an
+    Error Comment saying there is no space, a STOW-RS body 409 with FailureReason A700 for its part (the log
+    says why); nothing is indexed, no partial file is left, and the server keeps serving. Once the tier has
+    grown to 4 MB the same C-STORE and STOW-RS succeed, both instances come back as sent, `pacs verify` is clean."""
+    pytest.importorskip("pynetdicom", reason="pynetdicom is missing: run scripts/setup.sh --test")
+    fast = site.pacs.cwd / "fast-tier"
+    with tmpfs(fast, "64k"):
+        tiering = site.pacs.policies / "tiering.yaml"
+        tiering.write_text(tiering.read_text().replace("  path: fast\n", f"  path: {fast}\n", 1))
+        site.start()
+        by_c_store, by_stow = slices[0], slices[1]
+
+        refused = c_store_once(site, by_c_store)
+        assert refused.Status == OUT_OF_RESOURCES, f"C-STORE on a full disk: status 0x{refused.Status:04X}{site.log_tail()}"
+        assert "no space" in (refused.ErrorComment or ""), f"Error Comment: {refused.ErrorComment!r}"
+        response = stow(site, [by_stow])
+        assert response.status_code == 409, f"STOW-RS on a full disk: {response.status_code} {response.text[:500]}"
+        failed = [(item[REFERENCED_SOP_INSTANCE_UID]["Value"][0], item[FAILURE_REASON]["Value"][0])
+                  for item in response.json()[FAILED_SOP_SEQUENCE]["Value"]]
+        assert failed == [(by_stow.uid, OUT_OF_RESOURCES)], f"FailedSOPSequence: {response.text[:800]}"
+        assert "STOW-RS part refused" in site.server.log_text() and "no space left" in site.server.log_text(), \
+            f"the log does not say why the part was refused{site.log_tail()}"
+        assert site.pacs.ls("instances") == [], "an instance that did not fit was indexed"
+        leftovers = [str(p) for p in fast.rglob("*") if p.is_file() and p.name != ".lock"]
+        assert leftovers == [], f"files left on the full tier: {leftovers}"
+
+        remount(fast, "size=4m")
+        stored = c_store_once(site, by_c_store)
+        assert stored.Status == SUCCESS, f"C-STORE once there is room: status 0x{stored.Status:04X}{site.log_tail()}"
+        assert_stored_entirely(stow(site, [by_stow]), [by_stow], "STOW-RS once there is room")
+        assert_same_dataset(by_c_store, dataset_of(by_c_store.data), retrieve_as_stored(site, by_c_store),
+                            "WADO-RS of the instance stored by C-STORE once there was room")
+        assert_same_file(by_stow, retrieve_as_stored(site, by_stow), "WADO-RS of the instance stored by STOW-RS")
+        assert site.stop() == 0, f"pacs serve did not exit 0 on SIGTERM{site.log_tail()}"
+        verify = site.pacs.verify()
+        assert verify.returncode == 0, f"pacs verify: {verify.stdout}{verify.stderr}"

@@ -24,7 +24,6 @@ Set STRATA_CRASH_SEED to replay the kill delays of a failed crash run.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -42,7 +41,7 @@ import requests
 import yaml
 
 from conftest import (HTTP_READY_LINE, VALID_DIR, Pacs, PacsServer, copy_policies, free_port, generate_ct_series,
-                      is_standard_part10, multipart_parts, read_source, sha256_hex)
+                      is_standard_part10, multipart_parts, read_source, remount, sha256_hex, tmpfs)
 
 DAY = 86400
 STEP_LINE = re.compile(r"(would )?(move|copy|drop) (\S+) (V\d) (\S+) \((\d+) bytes\) (\S+) -> (\S+): (.+)")
@@ -612,25 +611,6 @@ def test_kill_9_during_migration_loses_nothing(pacs_bin, tmp_path):
 # --------------------------------------------------------------------------
 # Archive faults
 # --------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def tmpfs(folder: Path, size: str):
-    """A tmpfs of `size` mounted on `folder` for the block; skips when mounting is not permitted."""
-    folder.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN): {result.stderr.strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
-
-
-def remount(folder: Path, options: str) -> None:
-    result = subprocess.run(["mount", "-o", f"remount,{options}", str(folder)], capture_output=True, text=True)
-    assert result.returncode == 0, f"mount -o remount,{options} {folder}: {result.stderr}"
-
 
 def assert_paused(result: Pass, sources: dict[str, Path], pacs: Pacs, archive: Path, fast_before: dict[str, str],
                   what: str) -> None:

@@ -59,7 +59,7 @@ public enum HTTPService {
 
         let qido = QIDO(store: store)
         let wado = WADO(store: store, policies: policies)
-        let stow = STOW(ingest: ingest, policies: policies)
+        let stow = STOW(ingest: ingest, policies: policies, logger: logger)
         let web = router.group("dicom-web")
         web.get("studies") { request, _ in try await qido.search(request, level: .study) }
         web.get("series") { request, _ in try await qido.search(request, level: .series) }

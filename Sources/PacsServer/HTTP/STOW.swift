@@ -2,6 +2,7 @@ import DICOM
 import Foundation
 import Hummingbird
 import HTTPTypes
+import Logging
 import NIOCore
 
 /// STOW-RS (PS3.18 10.5): a multipart/related body of application/dicom parts, stored part by part as it
@@ -12,6 +13,7 @@ struct STOW {
 
     let ingest: IngestService
     let policies: PolicyStore
+    let logger: Logger
 
     func store(_ request: Request, user: UsersPolicy.User, study: String?) async throws -> Response {
         guard user.role != .referring else {
@@ -33,7 +35,7 @@ struct STOW {
         var received = 0
         var batch: [[UInt8]] = []
         var batchBytes = 0
-        let ingest = self.ingest, base = WADO.baseURL(request)
+        let ingest = self.ingest, base = WADO.baseURL(request), logger = self.logger
         // Groups are stored while the next one is received (at most two in flight, so memory stays bounded).
         var storing: [Task<[(Item, Bool)], Error>] = []
         func collect(keeping: Int) async throws {
@@ -46,7 +48,7 @@ struct STOW {
         func storeBatch() async throws {
             guard !batch.isEmpty else { return }
             let parts = batch
-            storing.append(Task { try await Blocking.run { Self.store(parts, ingest: ingest, study: study, base: base) } })
+            storing.append(Task { try await Blocking.run { Self.store(parts, ingest: ingest, study: study, base: base, logger: logger) } })
             batch.removeAll()
             batchBytes = 0
             try await collect(keeping: 1)
@@ -109,7 +111,7 @@ struct STOW {
 
     /// Stores a group of parts (each read once, checked against the study posted to) and answers for each, in
     /// order: its ReferencedSOPSequence item (true) or FailedSOPSequence item (false).
-    static func store(_ parts: [[UInt8]], ingest: IngestService, study: String?, base: String) -> [(Item, Bool)] {
+    static func store(_ parts: [[UInt8]], ingest: IngestService, study: String?, base: String, logger: Logger) -> [(Item, Bool)] {
         var answers = [(Item, Bool)?](repeating: nil, count: parts.count)
         var accepted: [(position: Int, prepared: IngestService.Prepared)] = []
         for (position, bytes) in parts.enumerated() {
@@ -122,11 +124,11 @@ struct STOW {
                     accepted.append((position, prepared))
                 }
             case let .failure(error):
-                answers[position] = answer(DataSet(), .failure(error), attributes: nil, base: base)
+                answers[position] = answer(DataSet(), .failure(error), attributes: nil, base: base, logger: logger)
             }
         }
         for ((position, prepared), outcome) in zip(accepted, ingest.ingest(prepared: accepted.map(\.prepared))) {
-            answers[position] = answer(item(prepared.attributes), outcome, attributes: prepared.attributes, base: base)
+            answers[position] = answer(item(prepared.attributes), outcome, attributes: prepared.attributes, base: base, logger: logger)
         }
         return answers.map { $0! }
     }
@@ -138,8 +140,10 @@ struct STOW {
         return item
     }
 
-    /// A part's ReferencedSOPSequence item (true) or FailedSOPSequence item, from how its ingest went.
-    static func answer(_ item: DataSet, _ outcome: Result<IngestOutcome, IngestError>, attributes: IndexedAttributes?, base: String) -> (Item, Bool) {
+    /// A part's ReferencedSOPSequence item (true) or FailedSOPSequence item, from how its ingest went; a failure
+    /// is logged with its reason (the answer carries only the status code).
+    static func answer(_ item: DataSet, _ outcome: Result<IngestOutcome, IngestError>, attributes: IndexedAttributes?, base: String,
+                       logger: Logger) -> (Item, Bool) {
         var item = item
         switch outcome {
         case let .success(outcome):
@@ -148,6 +152,7 @@ struct STOW {
             }
             return (Item(item), true)
         case let .failure(error):
+            logger.warning("STOW-RS part refused", metadata: ["sop": "\(attributes?.sopInstanceUID ?? "unreadable")", "reason": "\(error)"])
             switch error {
             case .malformed, .classMismatch, .index: return (failure(item, 0xC000), false)
             case .conflict: return (failure(item, 0x0111), false)
