@@ -53,15 +53,24 @@ public final class DataStore: Sendable {
         try fromEitherTier(file) { try DurableFile.read($0, offset: offset, length: length) }
     }
 
-    /// Part of a stored file appended to `buffer`, read straight into it: frames served without a copy.
-    public func read(_ file: StoredFile, offset: Int, length: Int, appendingTo buffer: inout ByteBuffer) throws {
-        _ = try fromEitherTier(file) { url -> [UInt8] in
-            try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { pointer in
-                try DurableFile.read(url, offset: offset, into: UnsafeMutableRawBufferPointer(rebasing: pointer.prefix(length)))
+    /// A frame of a stored file (`length` bytes from `offset`) as a buffer a response can send as is: from the
+    /// frames served lately, or read straight from the file into a new buffer.
+    public func frame(_ file: StoredFile, offset: Int, length: Int) throws -> ByteBuffer {
+        try frames.frame(FrameBufferCache.Key(tier: file.tier, path: file.path, offset: offset, length: length)) {
+            var buffer = ByteBuffer()
+            _ = try fromEitherTier(file) { url -> [UInt8] in
+                try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { pointer in
+                    try DurableFile.read(url, offset: offset, into: UnsafeMutableRawBufferPointer(rebasing: pointer.prefix(length)))
+                }
+                return []
             }
-            return []
+            return buffer
         }
     }
+
+    /// Frames served lately, kept up to this many bytes.
+    static let frameCacheBudget = 256 << 20
+    private let frames = FrameBufferCache(budget: DataStore.frameCacheBudget)
 
     /// Reads from the copy the caller was told of, or, when the mover has just switched it to the other tier
     /// (the path is the same on both), from there: a read during a move never fails. Reading an archived copy

@@ -138,17 +138,15 @@ struct WADO {
            let layouts = original.frames, layouts.count >= numbers.max() ?? 0,
            TransferSyntax(uid: original.transferSyntaxUID)?.encapsulated == false {
             let boundary = Multipart.boundary()
-            var body = ByteBuffer()
-            body.reserveCapacity(numbers.reduce(256) { $0 + layouts[$1 - 1].length + 128 })
+            let partHeader = Multipart.partHeader(boundary: boundary, contentType: mediaType), lineEnd = ByteBuffer(string: "\r\n")
+            var body: [ByteBuffer] = []
             for number in numbers {
-                body.writeImmutableBuffer(Multipart.partHeader(boundary: boundary, contentType: mediaType))
-                try store.read(original, offset: layouts[number - 1].offset, length: layouts[number - 1].length, appendingTo: &body)
-                body.writeString("\r\n")
+                body += [partHeader, try store.frame(original, offset: layouts[number - 1].offset, length: layouts[number - 1].length), lineEnd]
             }
-            body.writeImmutableBuffer(Multipart.closing(boundary: boundary))
+            body.append(Multipart.closing(boundary: boundary))
             var headers = HTTPFields()
             headers[.contentType] = "multipart/related; type=\"\(mediaType)\"; boundary=\(boundary)"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+            return Response(status: .ok, headers: headers, body: .init(contentsOf: body))
         }
         let parts: [[UInt8]] = try await Blocking.run {
             switch mediaType {
