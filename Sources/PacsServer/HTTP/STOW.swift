@@ -106,7 +106,7 @@ struct STOW {
     }
 
     /// Parts grouped for one ingest: up to this many, or this many bytes.
-    static let batchParts = 16
+    static let batchParts = 32
     static let batchBytes = 32 << 20
 
     /// Stores a group of parts (each read once, checked against the study posted to) and answers for each, in
