@@ -57,7 +57,7 @@ public final class DataStore: Sendable {
     /// frames served lately, or read straight from the file into a new buffer.
     public func frame(_ file: StoredFile, offset: Int, length: Int) throws -> ByteBuffer {
         try frames.frame(FrameBufferCache.Key(tier: file.tier, path: file.path, offset: offset, length: length)) {
-            var buffer = ByteBuffer()
+            var buffer = ByteBufferAllocator().buffer(capacity: length)  // exactly the frame: the cache counts what it holds
             _ = try fromEitherTier(file) { url -> [UInt8] in
                 try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { pointer in
                     try DurableFile.read(url, offset: offset, into: UnsafeMutableRawBufferPointer(rebasing: pointer.prefix(length)))

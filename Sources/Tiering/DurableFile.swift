@@ -40,6 +40,14 @@ public enum DurableFile {
         _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED))
     }
 
+    /// `dropCached` for a file by name (one already closed).
+    public static func dropCached(_ url: URL) {
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        dropCached(fd)
+        close(fd)
+    }
+
     static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
         var offset = 0
         while offset < buffer.count {

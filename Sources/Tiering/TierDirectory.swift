@@ -80,13 +80,7 @@ public struct TierDirectory: Sendable {
     public func flush(_ staged: [StagedFile]) throws {
         guard let first = staged.first else { return }
         try DurableFile.syncFileSystem(first.stagingURL.deletingLastPathComponent())
-        for file in staged {
-            let fd = open(file.stagingURL.path, O_RDONLY | O_CLOEXEC)
-            if fd >= 0 {
-                DurableFile.dropCached(fd)
-                close(fd)
-            }
-        }
+        for file in staged { DurableFile.dropCached(file.stagingURL) }
     }
 
     /// Renames flushed staged files into place, then one flush makes the names durable.
