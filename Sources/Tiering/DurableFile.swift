@@ -7,19 +7,18 @@ import Glibc
 /// File operations that survive a crash or power loss: data fsynced before it is named, names fsynced
 /// through their directory.
 public enum DurableFile {
-    /// Creates `url` (which must not exist) holding `bytes`, fsynced (unless the caller flushes a batch at once).
-    /// `alongside` runs while the device writes the data back (a caller hashes the bytes there), so that the
-    /// flush that follows waits for less.
-    public static func create(_ url: URL, bytes: [UInt8], sync: Bool = true, alongside: () -> Void = {}) throws {
+    /// Creates `url` (which must not exist) holding `header` then `bytes`, fsynced (unless the caller flushes a
+    /// batch at once). The device starts writing the data back at once, so the flush that follows waits less.
+    public static func create(_ url: URL, header: [UInt8] = [], bytes: [UInt8], sync: Bool = true) throws {
         let path = url.path
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StoreError.from(errno: errno, path: path, operation: "create") }
         var closed = false
         defer { if !closed { close(fd) } }
         do {
+            try header.withUnsafeBytes { try writeAll(fd, $0, path: path) }
             try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
             _ = strata_start_writeback(fd)
-            alongside()
             if sync {
                 guard fsync(fd) == 0 else { throw StoreError.from(errno: errno, path: path, operation: "fsync") }
                 dropCached(fd)
@@ -30,6 +29,12 @@ public enum DurableFile {
             unlink(path)
             throw error
         }
+    }
+
+    /// Whether two paths lie on the same file system (one flush covers both).
+    public static func sameFileSystem(_ a: URL, _ b: URL) -> Bool {
+        var first = stat(), second = stat()
+        return stat(a.path, &first) == 0 && stat(b.path, &second) == 0 && first.st_dev == second.st_dev
     }
 
     /// Lets the kernel drop a flushed file's pages from its cache. Files are written once and read later (if at

@@ -28,9 +28,9 @@ public struct SHA256: ~Copyable {
         return hexDigits(digest.prefix(Int(length)))
     }
 
-    public static func hash(_ bytes: [UInt8]) -> String {
+    public static func hash(_ parts: [UInt8]...) -> String {
         var hasher = SHA256()
-        hasher.update(bytes)
+        for part in parts { hasher.update(part) }
         return hasher.finalize()
     }
 

@@ -47,10 +47,7 @@ public struct TierDirectory: Sendable {
 
     /// Writes `bytes` durably to the session's staging folder; nothing is visible at `relativePath` yet.
     public func stage(_ bytes: [UInt8], as relativePath: String, in session: StagingSession) throws -> StagedFile {
-        var sha256 = ""
-        let staging = session.folder.appendingPathComponent(StagedFile.stagingName(for: relativePath, token: session.nextToken()))
-        try DurableFile.create(staging, bytes: bytes, alongside: { sha256 = SHA256.hash(bytes) })
-        return StagedFile(stagingURL: staging, relativePath: relativePath, size: bytes.count, sha256: sha256)
+        try stage(bytes, as: relativePath, in: session, sync: true)
     }
 
     /// Copies a file of another tier into the session's staging folder, not yet flushed (see `publishBatch`).
@@ -60,12 +57,18 @@ public struct TierDirectory: Sendable {
         return StagedFile(stagingURL: staging, relativePath: relativePath, size: size, sha256: sha256)
     }
 
-    /// Writes `bytes` to the session's staging folder without flushing (see `flush` and `place`).
-    public func stageUnsynced(_ bytes: [UInt8], as relativePath: String, in session: StagingSession) throws -> StagedFile {
-        var sha256 = ""
+    /// Writes `header` then `bytes` to the session's staging folder without flushing (see `flush`). `sha256` is
+    /// their hash when the caller knows it already.
+    public func stageUnsynced(_ bytes: [UInt8], after header: [UInt8] = [], sha256: String? = nil, as relativePath: String,
+                              in session: StagingSession) throws -> StagedFile {
+        try stage(bytes, after: header, sha256: sha256, as: relativePath, in: session, sync: false)
+    }
+
+    private func stage(_ bytes: [UInt8], after header: [UInt8] = [], sha256 known: String? = nil, as relativePath: String,
+                       in session: StagingSession, sync: Bool) throws -> StagedFile {
         let staging = session.folder.appendingPathComponent(StagedFile.stagingName(for: relativePath, token: session.nextToken()))
-        try DurableFile.create(staging, bytes: bytes, sync: false, alongside: { sha256 = SHA256.hash(bytes) })
-        return StagedFile(stagingURL: staging, relativePath: relativePath, size: bytes.count, sha256: sha256)
+        try DurableFile.create(staging, header: header, bytes: bytes, sync: sync)
+        return StagedFile(stagingURL: staging, relativePath: relativePath, size: header.count + bytes.count, sha256: known ?? SHA256.hash(header, bytes))
     }
 
     /// Makes a batch of staged copies durable and renames them into place: one file-system flush for the

@@ -6,17 +6,18 @@ import Tiering
 
 @Suite("Crash recovery and verification")
 struct RecoveryAndVerifyTests {
-    /// Reproduces a writer killed between steps: staged (and maybe indexed) but never renamed into place.
-    private func stageLikeACrashedWriter(_ store: DataStore, fixture: String, indexed: Bool) throws -> String {
+    /// Reproduces a writer killed between steps: staged (and maybe indexed) but never renamed into place. With
+    /// `dataLost`, a power cut took the file's data before the ingest's flush: only its first half is on disk.
+    private func stageLikeACrashedWriter(_ store: DataStore, fixture: String, indexed: Bool, dataLost: Bool = false) throws -> String {
         let bytes = try Repository.fixture(fixture)
         let file = try DicomFile.read(bytes)
         let attributes = try IndexedAttributes(file.dataSet)
         let path = TierDirectory.placement(uid: attributes.sopInstanceUID, variant: "original")
         var session: StagingSession? = try StagingSession(tier: store.fast)
-        let staged = try store.fast.stage(bytes, as: path, in: session!)
+        let staged = try store.fast.stage(dataLost ? Array(bytes.prefix(bytes.count / 2)) : bytes, as: path, in: session!)
         if indexed {
-            let record = StoredFile(version: "V1", variant: "original", tier: "fast", path: path, size: staged.size,
-                                    sha256: staged.sha256, transferSyntaxUID: file.transferSyntax.uid)
+            let record = StoredFile(version: "V1", variant: "original", tier: "fast", path: path, size: bytes.count,
+                                    sha256: SHA256.hash(bytes), transferSyntaxUID: file.transferSyntax.uid)
             _ = try store.index.record(attributes, original: record, receivedAt: 0)
         }
         session = nil  // the process dies here
@@ -55,6 +56,26 @@ struct RecoveryAndVerifyTests {
         if case .rolledBack = actions.first {} else { Issue.record("expected rolledBack, got \(actions)") }
         #expect(try store.index.original(sopInstanceUID: uid) == nil)
         #expect(store.fast.storedFiles().isEmpty)
+        #expect(try Verifier(index: store.index, tiers: store.tiers).run(repair: false).isClean)
+    }
+
+    @Test("an ingest indexed but cut off by a power cut before its flush is rolled back, index entry included")
+    func forgetsIngestWhoseDataNeverReachedTheDisk() throws {
+        let store = try Repository.openStore()
+        let kept = try store.ingestService().ingest(fileBytes: try Repository.fixture("ct_explicit_le.dcm")).sopInstanceUID
+        let uid = try stageLikeACrashedWriter(store, fixture: "mr_explicit_le.dcm", indexed: true, dataLost: true)
+        #expect(try store.index.original(sopInstanceUID: uid) != nil)
+
+        let actions = try store.recover()
+        #expect(actions.count == 1)
+        guard case let .forgotten(_, forgotten) = actions.first else { Issue.record("expected forgotten, got \(actions)"); return }
+        #expect(forgotten == uid)
+        #expect(actions.first?.description.contains("never reached the disk") == true)
+        #expect(try store.index.original(sopInstanceUID: uid) == nil)
+        // Its study (which it alone held) is gone from queries; the other instance is untouched.
+        #expect(try store.index.studies(matching: IndexQuery()).count == 1)
+        #expect(try store.index.original(sopInstanceUID: kept) != nil)
+        #expect(store.fast.storedFiles().count == 1)
         #expect(try Verifier(index: store.index, tiers: store.tiers).run(repair: false).isClean)
     }
 

@@ -1044,6 +1044,29 @@ def test_c_store_with_a_sop_class_other_than_the_requests_is_refused(dimse: Dims
     assert ds.SOPInstanceUID not in dimse.instance_rows(), "the mismatched dataset was stored"
 
 
+def test_c_store_whose_dataset_names_another_sop_instance_is_refused_and_nothing_stored(dimse: Dimse, stored_fixtures):
+    """A C-STORE whose request announces one SOP Instance UID and whose dataset carries another gets 0xA900 with
+    an Error Comment saying so, and neither UID is stored; the same dataset announced rightly is then stored,
+    byte for byte behind our file meta header, and `pacs verify` accepts its recorded hash."""
+    ds = pydicom.dcmread(VALID_DIR / "ct_explicit_le.dcm")
+    ds.SOPInstanceUID = generate_uid()
+    announced = generate_uid()
+    payload = encoded(ds, ExplicitVRLittleEndian)
+    with association(dimse, "MODALITY", [(CTImageStorage, [ExplicitVRLittleEndian])]) as assoc:
+        refused = send_raw_c_store(assoc, CTImageStorage, announced, ExplicitVRLittleEndian, payload, 41)
+        assert refused.Status == SOP_CLASS_MISMATCH, f"status 0x{refused.Status:04X}, expected 0xA900"
+        comment = str(refused.ErrorComment or "")
+        assert "SOP Instance UID differs from the request's" in comment, f"Error Comment: {comment!r}"
+        rows = dimse.instance_rows()
+        assert ds.SOPInstanceUID not in rows and announced not in rows, "the mismatched dataset was stored"
+        accepted = send_raw_c_store(assoc, CTImageStorage, ds.SOPInstanceUID, ExplicitVRLittleEndian, payload, 42)
+    assert accepted.Status == 0x0000, f"status 0x{accepted.Status:04X} for the rightly announced dataset"
+    data = stored_file(dimse.pacs, original_file(dimse.instance_rows()[ds.SOPInstanceUID])).read_bytes()
+    assert data.endswith(payload), "the stored file does not end with the dataset as sent"
+    verify = dimse.pacs.verify()
+    assert verify.returncode == 0, f"pacs verify: exit {verify.returncode}\n{verify.stdout}{verify.stderr}"
+
+
 def test_c_store_of_a_conflicting_object_is_refused_and_the_stored_one_kept(dimse: Dimse, stored_fixtures):
     """A different object (other pixels) with the SOP Instance UID of a stored image gets 0x0111 and the
     stored original stays as it was; re-sending the identical stored dataset is a success that changes

@@ -11,6 +11,19 @@ public protocol AssociationNegotiator: Sendable {
 /// Serves the requests arriving on an association, one at a time, in order.
 public protocol DIMSEService: Sendable {
     func handle(_ request: DIMSEMessage, on association: Association) async
+    /// Asked on the event loop when a request's command has arrived and its dataset follows: an observer returned
+    /// here sees the dataset's fragments as they arrive, and travels with the message (`DIMSEMessage.observer`).
+    func observer(for command: DataSet, in context: Association.Context, on association: Association) -> DataSetObserver?
+}
+
+extension DIMSEService {
+    public func observer(for command: DataSet, in context: Association.Context, on association: Association) -> DataSetObserver? { nil }
+}
+
+/// Work done on a dataset while it is still arriving (a C-STORE's receiver hashes it before the last byte is in).
+public protocol DataSetObserver: AnyObject, Sendable {
+    /// One fragment, in order, on the event loop: keep it short.
+    func received(_ fragment: [UInt8])
 }
 
 /// The upper-layer state machine of one association (PS3.8 9.2) for either side: negotiation, message
@@ -94,8 +107,12 @@ final class AssociationHandler: ChannelInboundHandler, @unchecked Sendable {
             context.close(promise: nil)
         case (.established(let association, var assembler, let requests), .data(let pdvs)):
             do {
+                let service: DIMSEService? = if case let .acceptor(_, service) = role { service } else { nil }
                 for pdv in pdvs {
-                    guard let message = try assembler.add(pdv, accepted: { association.contexts[$0] != nil }) else { continue }
+                    guard let message = try assembler.add(pdv, accepted: { association.contexts[$0] != nil },
+                                                          observer: { command, id in
+                        association.contexts[id].flatMap { service?.observer(for: command, in: $0, on: association) }
+                    }) else { continue }
                     route(message, association: association, requests: requests)
                 }
                 state = .established(association, assembler, requests)

@@ -4,12 +4,13 @@ import DICOM
 /// says so, its dataset on the same presentation context.
 struct MessageAssembler {
     private var command: [UInt8] = []
-    private var pending: (contextID: UInt8, command: DataSet)?
+    private var pending: (contextID: UInt8, command: DataSet, observer: DataSetObserver?)?
     /// The dataset's fragments so far, joined once when the last arrives (one copy, no regrowing).
     private var fragments: [[UInt8]] = []
 
-    /// Adds one PDV; returns a message when it completes one.
-    mutating func add(_ pdv: PDV, accepted: (UInt8) -> Bool) throws -> DIMSEMessage? {
+    /// Adds one PDV; returns a message when it completes one. `observer` is asked (with the context ID) for a command
+    /// whose dataset follows.
+    mutating func add(_ pdv: PDV, accepted: (UInt8) -> Bool, observer: (DataSet, UInt8) -> DataSetObserver? = { _, _ in nil }) throws -> DIMSEMessage? {
         guard accepted(pdv.contextID) else { throw PDUError.malformed("PDV on presentation context \(pdv.contextID), which was not accepted") }
         if pdv.isCommand {
             guard pending == nil else { throw PDUError.malformed("a command fragment arrived where a dataset was expected") }
@@ -25,22 +26,27 @@ struct MessageAssembler {
             if parsed.int(.commandDataSetType) == 0x0101 {
                 return DIMSEMessage(contextID: pdv.contextID, command: parsed)
             }
-            pending = (pdv.contextID, parsed)
+            pending = (pdv.contextID, parsed, observer(parsed, pdv.contextID))
             return nil
         }
-        guard let (contextID, parsed) = pending, contextID == pdv.contextID else {
+        guard let (contextID, parsed, observer) = pending, contextID == pdv.contextID else {
             throw PDUError.malformed("a dataset fragment arrived without its command")
         }
         fragments.append(pdv.data)
+        observer?.received(pdv.data)
         guard pdv.isLast else { return nil }
         defer {
             fragments = []
             pending = nil
         }
-        guard fragments.count > 1 else { return DIMSEMessage(contextID: contextID, command: parsed, dataSet: fragments[0]) }
-        var dataSet: [UInt8] = []
-        dataSet.reserveCapacity(fragments.reduce(0) { $0 + $1.count })
-        for fragment in fragments { dataSet += fragment }
-        return DIMSEMessage(contextID: contextID, command: parsed, dataSet: dataSet)
+        var dataSet = fragments[0]
+        if fragments.count > 1 {
+            dataSet = []
+            dataSet.reserveCapacity(fragments.reduce(0) { $0 + $1.count })
+            for fragment in fragments { dataSet += fragment }
+        }
+        var message = DIMSEMessage(contextID: contextID, command: parsed, dataSet: dataSet)
+        message.observer = observer
+        return message
     }
 }

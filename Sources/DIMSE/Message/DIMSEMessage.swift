@@ -6,6 +6,8 @@ public struct DIMSEMessage: Sendable {
     public var contextID: UInt8
     public var command: DataSet
     public var dataSet: [UInt8]?
+    /// What the service's observer made of the dataset while it arrived (see `DIMSEService.observer`).
+    public var observer: DataSetObserver?
 
     public init(contextID: UInt8, command: DataSet, dataSet: [UInt8]? = nil) {
         self.contextID = contextID

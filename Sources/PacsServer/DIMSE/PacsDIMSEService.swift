@@ -50,6 +50,12 @@ public final class PacsDIMSEService: DIMSEService {
         }
     }
 
+    /// A C-STORE's dataset is hashed as it arrives (`StoreDigest`).
+    public func observer(for command: DataSet, in context: Association.Context, on association: Association) -> DataSetObserver? {
+        guard command.int(.commandField) == Int(CommandField.cStoreRequest.rawValue) else { return nil }
+        return StoreDigest(command: command, syntax: context.transferSyntax, sourceAE: association.callingAE)
+    }
+
     /// Waits (up to `limit`) until no request is being served: a shutdown answers what it has accepted.
     public func drain(limit: Duration = .seconds(10)) async {
         let clock = ContinuousClock()
@@ -71,7 +77,9 @@ public final class PacsDIMSEService: DIMSEService {
         do {
             try await Blocking.run {
                 let outcome = Result { () throws(IngestError) -> IngestOutcome in
-                    try ingest.ingest(dataSet: bytes, syntax: context.transferSyntax, sopClassUID: request.affectedSOPClassUID, sourceAE: caller)
+                    try ingest.ingest(dataSet: bytes, syntax: context.transferSyntax, sopClassUID: request.affectedSOPClassUID,
+                                      sopInstanceUID: request.affectedSOPInstanceUID.isEmpty ? nil : request.affectedSOPInstanceUID,
+                                      sourceAE: caller, digest: request.observer as? StoreDigest)
                 }
                 try association.write(Self.storeResponse(to: request, outcome, caller: caller, logger: logger))
             }
@@ -87,19 +95,14 @@ public final class PacsDIMSEService: DIMSEService {
     private static func storeResponse(to request: DIMSEMessage, _ outcome: Result<IngestOutcome, IngestError>, caller: String,
                                       logger: Logger) -> DIMSEMessage {
         switch outcome {
-        case let .success(outcome):
-            guard outcome.sopInstanceUID == request.affectedSOPInstanceUID || request.affectedSOPInstanceUID.isEmpty else {
-                return .response(to: request, .cStoreResponse, status: Status.dataSetDoesNotMatchSOPClass) {
-                    $0.set(.errorComment, .LO, comment("SOP Instance UID differs from the request's"))
-                }
-            }
+        case .success:
             return .response(to: request, .cStoreResponse, status: Status.success)
         case let .failure(error):
             logger.warning("C-STORE refused", metadata: ["calling": "\(caller)", "sop": "\(request.affectedSOPInstanceUID)", "reason": "\(error)"])
             let status: UInt16
             switch error {
             case .malformed: status = Status.cannotUnderstand
-            case .classMismatch: status = Status.dataSetDoesNotMatchSOPClass
+            case .classMismatch, .instanceMismatch: status = Status.dataSetDoesNotMatchSOPClass
             case .conflict: status = Status.duplicateSOPInstance
             case .storage: status = Status.outOfResources
             case .index: status = Status.unableToProcess

@@ -72,7 +72,7 @@ public final class DerivationService: Sendable {
             return
         }
         let existing = Set(files.map { "\($0.version)/\($0.variant)" })
-        let result = Deriver(policy: policy()).derive(originalBytes: try store.read(original), existing: existing)
+        let result = Deriver(policy: policy()).derive(originalBytes: try readWhenPublished(original), existing: existing)
         var staged: [StagedFile] = []
         var recorded: [StoredFile] = []
         do {
@@ -96,7 +96,7 @@ public final class DerivationService: Sendable {
 
     /// The original's bytes. Its index row is committed just before the file is renamed into place, so a
     /// job can be claimed a moment before the file is there: wait briefly, then let other jobs go first.
-    private func readWhenPublished(_ original: StoredFile, job: DerivationJob) throws -> [UInt8] {
+    private func readWhenPublished(_ original: StoredFile) throws -> [UInt8] {
         for _ in 0..<100 {
             do {
                 return try store.read(original)

@@ -154,7 +154,7 @@ struct STOW {
         case let .failure(error):
             logger.warning("STOW-RS part refused", metadata: ["sop": "\(attributes?.sopInstanceUID ?? "unreadable")", "reason": "\(error)"])
             switch error {
-            case .malformed, .classMismatch, .index: return (failure(item, 0xC000), false)
+            case .malformed, .classMismatch, .instanceMismatch, .index: return (failure(item, 0xC000), false)
             case .conflict: return (failure(item, 0x0111), false)
             case .storage: return (failure(item, 0xA700), false)
             }

@@ -1,3 +1,4 @@
+import Foundation
 import Tiering
 import DICOM
 
@@ -207,8 +208,15 @@ public enum RecordOutcome: Sendable, Equatable {
 /// The index of patients, studies, series, instances and stored files. The callers see only this
 /// protocol, so an index on another database can stand in for the SQLite one.
 public protocol ImageIndex: TierCatalog {
-    /// Records instances, their originals' files and their derivation jobs, all in one transaction.
+    /// The folder holding the index's own files (a caller flushes its file system).
+    var folder: URL { get }
+    /// Records instances, their originals' files and their derivation jobs, all in one transaction. The commit
+    /// does not wait for the disk: it is durable once the caller has flushed the file system holding `folder`
+    /// (the ingest flushes it together with the staged files, one flush for both).
     func record(_ batch: [(attributes: IndexedAttributes, original: StoredFile)], receivedAt: Double) throws -> [RecordOutcome]
+    /// Removes instances whose ingest did not finish (their data never reached the disk, so they were never
+    /// acknowledged): their rows, and their series, study and patient when nothing else holds them.
+    func forget(sopInstanceUIDs: [String]) throws
     /// Every stored file of an instance.
     func files(sopInstanceUID: String) throws -> [StoredFile]
 

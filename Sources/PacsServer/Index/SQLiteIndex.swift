@@ -6,21 +6,25 @@ import GRDB
 public final class SQLiteIndex: ImageIndex {
     let pool: DatabasePool
 
+    public let folder: URL
+
     public init(path: String) throws {
+        folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
         configuration.busyMode = .timeout(30)
         pool = try DatabasePool(path: path, configuration: configuration)
-        // A commit returns only once it is on disk: an acknowledged image survives a power cut. Set on the one
+        // A commit returns only once it is on disk: an acknowledged change survives a power cut. Set on the one
         // writer connection after the pool is open, because GRDB sets NORMAL when it turns WAL on.
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try IndexSchema.migrator.migrate(pool)
     }
 
     public func record(_ batch: [(attributes: IndexedAttributes, original: StoredFile)], receivedAt: Double) throws -> [RecordOutcome] {
-        try pool.write { db in
+        // Committed without its own flush: the ingest's one flush of the file system carries the WAL with the files.
+        try withoutFlush { db in
             try batch.map { a, original in
                 if let existing = try Self.original(db, sopInstanceUID: a.sopInstanceUID) { return .exists(existing) }
                 let patient = try Self.patientRef(db, a)
@@ -36,6 +40,45 @@ public final class SQLiteIndex: ImageIndex {
                     .execute(arguments: [instance, receivedAt])
                 return .recorded
             }
+        }
+    }
+
+    public func forget(sopInstanceUIDs: [String]) throws {
+        try withoutFlush { db in
+            for uid in sopInstanceUIDs {
+                guard let row = try Row.fetchOne(db, sql: """
+                    SELECT i.id, i.series_ref, s.study_ref, t.patient_ref FROM instance i JOIN series s ON i.series_ref = s.id
+                    JOIN study t ON s.study_ref = t.id WHERE i.uid = ?
+                    """, arguments: [uid]) else { continue }
+                let instance: Int64 = row["id"]
+                try db.execute(sql: "DELETE FROM derivation_job WHERE instance_ref = ?", arguments: [instance])
+                try db.execute(sql: "DELETE FROM stored_file WHERE instance_ref = ?", arguments: [instance])
+                try db.execute(sql: "DELETE FROM instance WHERE id = ?", arguments: [instance])
+                // Parents the instance brought are removed with it; a study someone already worked on stays.
+                try db.execute(sql: "DELETE FROM series WHERE id = ? AND NOT EXISTS (SELECT 1 FROM instance WHERE series_ref = ?)",
+                               arguments: [row["series_ref"] as Int64, row["series_ref"] as Int64])
+                try db.execute(sql: """
+                    DELETE FROM study WHERE id = ? AND NOT EXISTS (SELECT 1 FROM series WHERE study_ref = ?)
+                      AND NOT EXISTS (SELECT 1 FROM status_change WHERE study_ref = ?) AND NOT EXISTS (SELECT 1 FROM diagnostic WHERE study_ref = ?)
+                    """, arguments: StatementArguments(Array(repeating: row["study_ref"] as Int64, count: 4)))
+                try db.execute(sql: "DELETE FROM patient WHERE id = ? AND NOT EXISTS (SELECT 1 FROM study WHERE patient_ref = ?)",
+                               arguments: [row["patient_ref"] as Int64, row["patient_ref"] as Int64])
+            }
+        }
+    }
+
+    /// A write transaction whose commit does not wait for the disk (synchronous NORMAL: still atomic, and the WAL
+    /// keeps the database consistent after a power cut); the caller flushes the file system holding `folder`.
+    private func withoutFlush<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+            var result: T?
+            try db.inTransaction {
+                result = try body(db)
+                return .commit
+            }
+            return result!
         }
     }
 

@@ -9,6 +9,8 @@ public enum IngestError: Error, Sendable, CustomStringConvertible {
     case conflict(sopInstanceUID: String)
     /// The dataset's SOP Class UID is not the one the request announced.
     case classMismatch(requested: String, dataSet: String)
+    /// The dataset's SOP Instance UID is not the one the request announced.
+    case instanceMismatch(requested: String, dataSet: String)
     /// The file could not be written (disk full, read-only, I/O error).
     case storage(StoreError)
     /// The index could not record it.
@@ -19,6 +21,7 @@ public enum IngestError: Error, Sendable, CustomStringConvertible {
         case let .malformed(error): return "cannot be read as DICOM: \(error)"
         case let .conflict(uid): return "conflict: a different object with SOP Instance UID \(uid) is already stored; the new one was not stored"
         case let .classMismatch(requested, dataSet): return "the dataset's SOP Class UID \(dataSet) is not the announced \(requested)"
+        case let .instanceMismatch(requested, dataSet): return "SOP Instance UID differs from the request's: dataset \(dataSet), request \(requested)"
         case let .storage(error): return "could not be stored: \(error)"
         case let .index(message): return "could not be indexed: \(message)"
         }

@@ -2,10 +2,10 @@ import DICOM
 import Foundation
 import Tiering
 
-/// The one way images enter the store (import, C-STORE, STOW-RS). An instance is acknowledged only after
-/// its file is fsynced and its index rows are committed: staged file (fsync) -> index transaction ->
-/// rename into place (fsync of the folder). A crash between those steps is finished or rolled back by
-/// `IngestRecovery` from the staging folder, so the index never points at nothing and no file is orphaned.
+/// The one way images enter the store (import, C-STORE, STOW-RS). An instance is acknowledged only after its
+/// file and its index rows are on disk: staged file -> index transaction -> one flush of the file system for
+/// both -> rename into place. A crash between those steps is finished or rolled back by `IngestRecovery` from
+/// the staging folder, so the index never points at nothing and no file is orphaned.
 public final class IngestService: Sendable {
     public static let originalVariant = "original"
 
@@ -17,6 +17,8 @@ public final class IngestService: Sendable {
     private let onStored: (@Sendable () -> Void)?
     /// Reads a stored file from whichever tier holds it (a duplicate may arrive after its original moved).
     private let read: @Sendable (StoredFile) throws -> [UInt8]
+    /// The index's folder when it is on another file system than the fast tier (a second flush then).
+    private let separateIndexFolder: URL?
 
     public init(index: ImageIndex, fast: TierDirectory, staging: StagingSession, read: @escaping @Sendable (StoredFile) throws -> [UInt8],
                 onStored: (@Sendable () -> Void)? = nil, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
@@ -24,6 +26,7 @@ public final class IngestService: Sendable {
         self.fast = fast
         self.staging = staging
         self.read = read
+        separateIndexFolder = DurableFile.sameFileSystem(fast.root, index.folder) ? nil : index.folder
         self.onStored = onStored
         self.clock = clock
     }
@@ -31,15 +34,18 @@ public final class IngestService: Sendable {
     /// Ingests the bytes of a file: a Part 10 file is stored exactly as received; a bare dataset, or a
     /// file without preamble, is stored as a standard Part 10 file holding the same elements.
     public func ingest(fileBytes: [UInt8]) throws(IngestError) -> IngestOutcome {
-        let prepared = try prepare(fileBytes: fileBytes)
-        return try ingest(prepared.file, bytes: prepared.bytes)
+        try ingest(prepare(fileBytes: fileBytes))
     }
 
     /// Received bytes read and checked, ready to store: what a caller may look at first (STOW-RS checks the
     /// study it was posted to) without parsing them twice.
     public struct Prepared: Sendable {
         let file: DicomFile
+        /// A file meta header of ours to write before `bytes` (a C-STORE's dataset), or nothing.
+        var header: [UInt8] = []
         let bytes: [UInt8]
+        /// The SHA-256 of header and bytes when it is known already (hashed while they arrived).
+        var sha256: String?
         public let attributes: IndexedAttributes
     }
 
@@ -71,102 +77,110 @@ public final class IngestService: Sendable {
         }
     }
 
-    /// Ingests several prepared files as one group commit (a STOW-RS body): each is staged, one flush makes them
-    /// all durable, one index transaction records them, they are renamed into place and one flush makes the names
-    /// durable; only then is any acknowledged. Each answer is what `ingest(fileBytes:)` would give for its file.
+    /// Ingests prepared files as one group commit (a STOW-RS body, or a single instance): each is staged, one
+    /// index transaction records them, one flush makes the files and the index rows durable, and they are renamed
+    /// into place; only then is any acknowledged. A lost rename is redone by recovery. Each answer is what
+    /// `ingest(fileBytes:)` would give for its file.
     public func ingest(prepared files: [Prepared]) -> [Result<IngestOutcome, IngestError>] {
         var results = [Result<IngestOutcome, IngestError>?](repeating: nil, count: files.count)
-        struct Item {
-            var position: Int
-            var file: DicomFile
-            var bytes: [UInt8]
-            var attributes: IndexedAttributes
-        }
+        typealias Item = (position: Int, prepared: Prepared)
         var items: [Item] = []
         var repeated: [Int] = []
         var seen = Set<String>()
         for (position, prepared) in files.enumerated() {
             // The same instance twice in one body: the second is answered after the first is stored.
             if seen.insert(prepared.attributes.sopInstanceUID).inserted {
-                items.append(Item(position: position, file: prepared.file, bytes: prepared.bytes, attributes: prepared.attributes))
+                items.append((position, prepared))
             } else {
                 repeated.append(position)
             }
         }
         var stored = 0
-        locks.withLocks(for: items.map(\.attributes.sopInstanceUID)) {
+        locks.withLocks(for: items.map(\.prepared.attributes.sopInstanceUID)) {
             var staged: [(item: Item, recorded: StoredFile, file: StagedFile)] = []
             for item in items {
+                // No look-up first: the index transaction finds an instance already stored, and a duplicate's
+                // staged copy is then discarded (rare, and cheaper than a look-up for every new instance).
                 do throws(IngestError) {
-                    if let existing = try lookUp(item.attributes.sopInstanceUID) {
-                        results[item.position] = Result { () throws(IngestError) in try compare(item.file, with: existing, uid: item.attributes.sopInstanceUID) }
-                        continue
-                    }
-                    var recorded = originalFile(item.attributes.sopInstanceUID, item.file, size: item.bytes.count)
-                    let file = try stage(item.bytes, as: recorded.path, synced: false)
+                    let prepared = item.prepared
+                    var recorded = originalFile(prepared.attributes.sopInstanceUID, prepared.file, size: prepared.header.count + prepared.bytes.count)
+                    let file = try stage(prepared, as: recorded.path)
                     recorded.sha256 = file.sha256
                     staged.append((item, recorded, file))
                 } catch {
                     results[item.position] = .failure(error)
                 }
             }
-            do {
-                try fast.flush(staged.map(\.file))
-            } catch {
-                staged.forEach { fast.discard($0.file) }
-                staged.forEach { results[$0.item.position] = .failure(.storage(error as? StoreError ?? .io(path: $0.file.relativePath, operation: "flush", errno: 0))) }
-                return
-            }
             let outcomes: [RecordOutcome]
             do {
-                outcomes = try index.record(staged.map { ($0.item.attributes, $0.recorded) }, receivedAt: clock())
+                outcomes = try index.record(staged.map { ($0.item.prepared.attributes, $0.recorded) }, receivedAt: clock())
             } catch {
                 staged.forEach { fast.discard($0.file) }
                 staged.forEach { results[$0.item.position] = .failure(.index("\(error)")) }
                 return
             }
-            var placed: [StagedFile] = []
+            var placed: [(item: Item, file: StagedFile)] = []
             for (entry, outcome) in zip(staged, outcomes) {
-                let uid = entry.item.attributes.sopInstanceUID
                 if case let .exists(existing) = outcome {
+                    // Stored before (or by another process meanwhile): compared with what is stored.
                     fast.discard(entry.file)
-                    results[entry.item.position] = Result { () throws(IngestError) in try compare(entry.item.file, with: existing, uid: uid) }
+                    let uid = entry.item.prepared.attributes.sopInstanceUID
+                    results[entry.item.position] = Result { () throws(IngestError) in try compare(entry.item.prepared.file, with: existing, uid: uid) }
                 } else {
-                    placed.append(entry.file)
-                    results[entry.item.position] = .success(.stored(sopInstanceUID: uid))
+                    placed.append((entry.item, entry.file))
                 }
             }
             do {
-                try fast.place(placed)
-                stored = placed.count
+                try flush(placed.map(\.file))
             } catch {
-                // The index holds the rows and the staged files are durable: recovery will finish the renames.
-                for entry in staged where placed.contains(where: { $0.stagingURL == entry.file.stagingURL }) {
+                // Not durable, so never acknowledged: the rows go, then the files (if the rows cannot go, the staged
+                // files stay for recovery to finish or roll back).
+                if (try? index.forget(sopInstanceUIDs: placed.map(\.item.prepared.attributes.sopInstanceUID))) != nil {
+                    placed.forEach { fast.discard($0.file) }
+                }
+                let failure = IngestError.storage(error as? StoreError ?? .io(path: fast.root.path, operation: "flush", errno: 0))
+                placed.forEach { results[$0.item.position] = .failure(failure) }
+                return
+            }
+            for entry in placed {
+                do {
+                    // The new name needs no flush: a lost rename of a durable file is redone by recovery.
+                    try fast.publish(entry.file, durably: false)
+                    results[entry.item.position] = .success(.stored(sopInstanceUID: entry.item.prepared.attributes.sopInstanceUID))
+                    stored += 1
+                } catch {
+                    // The row and the staged file are durable: recovery will finish the rename; the sender hears of it.
                     results[entry.item.position] = .failure(.storage(error as? StoreError ?? .io(path: entry.file.relativePath, operation: "publish", errno: 0)))
                 }
             }
         }
         for _ in 0..<stored { onStored?() }
         for position in repeated {
-            results[position] = Result { () throws(IngestError) in try ingest(files[position].file, bytes: files[position].bytes) }
+            results[position] = Result { () throws(IngestError) in try ingest(files[position]) }
         }
         return results.map { $0 ?? .failure(.index("not ingested")) }
     }
 
     /// Ingests a dataset as a DIMSE C-STORE carries it: the bytes in `syntax`, stored unchanged behind a
-    /// file meta header of ours. `sopClassUID` is the request's: a dataset of another class is refused.
-    public func ingest(dataSet bytes: [UInt8], syntax: TransferSyntax, sopClassUID: String? = nil,
-                       sourceAE: String? = nil) throws(IngestError) -> IngestOutcome {
+    /// file meta header of ours. `sopClassUID` and `sopInstanceUID` are the request's: a dataset that names
+    /// others is refused. `digest` is the file's hash taken while the dataset arrived, used when its header is
+    /// the one built here.
+    func ingest(dataSet bytes: [UInt8], syntax: TransferSyntax, sopClassUID: String? = nil, sopInstanceUID: String? = nil,
+                sourceAE: String? = nil, digest: StoreDigest? = nil) throws(IngestError) -> IngestOutcome {
         do {
             let (dataSet, location) = try DataSet.readLocatingPixelData(bytes, syntax: syntax)
             if let sopClassUID, let actual = dataSet.string(.sopClassUID), actual != sopClassUID {
                 throw IngestError.classMismatch(requested: sopClassUID, dataSet: actual)
             }
+            if let sopInstanceUID, let actual = dataSet.string(.sopInstanceUID), actual != sopInstanceUID {
+                throw IngestError.instanceMismatch(requested: sopInstanceUID, dataSet: actual)
+            }
             var file = try DicomFile.wrapping(dataSet, transferSyntax: syntax, sourceAE: sourceAE)
             // Our meta header, then the dataset exactly as received.
             let header = try file.header()
             file.pixelDataLocation = location?.shifted(by: header.count)
-            return try ingest(file, bytes: header + bytes)
+            let sha256 = digest.flatMap { $0.header == header ? $0.finalize() : nil }
+            return try ingest(Prepared(file: file, header: header, bytes: bytes, sha256: sha256, attributes: try Self.attributes(of: file)))
         } catch let error as IngestError {
             throw error
         } catch let error as DICOMError {
@@ -195,9 +209,9 @@ public final class IngestService: Sendable {
         return original
     }
 
-    private func stage(_ bytes: [UInt8], as path: String, synced: Bool) throws(IngestError) -> StagedFile {
+    private func stage(_ prepared: Prepared, as path: String) throws(IngestError) -> StagedFile {
         do {
-            return synced ? try fast.stage(bytes, as: path, in: staging) : try fast.stageUnsynced(bytes, as: path, in: staging)
+            return try fast.stageUnsynced(prepared.bytes, after: prepared.header, sha256: prepared.sha256, as: path, in: staging)
         } catch let error as StoreError {
             throw .storage(error)
         } catch {
@@ -205,48 +219,14 @@ public final class IngestService: Sendable {
         }
     }
 
-    private func ingest(_ file: DicomFile, bytes: [UInt8]) throws(IngestError) -> IngestOutcome {
-        let attributes = try Self.attributes(of: file)
-        let uid = attributes.sopInstanceUID
-        return try locks.withLock(for: uid) { () throws(IngestError) -> IngestOutcome in
-            if let existing = try lookUp(uid) {
-                return try compare(file, with: existing, uid: uid)
-            }
-            var recorded = originalFile(uid, file, size: bytes.count)
-            let staged = try stage(bytes, as: recorded.path, synced: true)
-            recorded.sha256 = staged.sha256
-            let outcome: RecordOutcome
-            do {
-                outcome = try index.record(attributes, original: recorded, receivedAt: clock())
-            } catch {
-                fast.discard(staged)
-                throw .index("\(error)")
-            }
-            if case let .exists(existing) = outcome {
-                // Another process stored it between our look-up and our transaction.
-                fast.discard(staged)
-                return try compare(file, with: existing, uid: uid)
-            }
-            do {
-                // Durable already: the staged file and the index row are; a lost rename is redone by recovery.
-                try fast.publish(staged, durably: false)
-            } catch let error as StoreError {
-                // The index holds the row and the staged file is durable: recovery will finish the rename.
-                throw .storage(error)
-            } catch {
-                throw .storage(.io(path: recorded.path, operation: "publish", errno: 0))
-            }
-            onStored?()
-            return .stored(sopInstanceUID: uid)
-        }
+    private func ingest(_ prepared: Prepared) throws(IngestError) -> IngestOutcome {
+        try ingest(prepared: [prepared])[0].get()
     }
 
-    private func lookUp(_ uid: String) throws(IngestError) -> StoredFile? {
-        do {
-            return try index.original(sopInstanceUID: uid)
-        } catch {
-            throw .index("\(error)")
-        }
+    /// One flush for the staged files and the index rows recorded for them.
+    private func flush(_ staged: [StagedFile]) throws {
+        try fast.flush(staged)
+        if let separateIndexFolder, !staged.isEmpty { try DurableFile.syncFileSystem(separateIndexFolder) }
     }
 
     /// An instance whose SOP Instance UID is already stored is a duplicate when its dataset is the same
@@ -290,3 +270,4 @@ final class StripedLocks: Sendable {
         return Int(UInt(bitPattern: hasher.finalize()) % UInt(stripes.count))
     }
 }
+
