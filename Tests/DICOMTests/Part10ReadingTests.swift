@@ -12,6 +12,30 @@ struct Part10ReadingTests {
         #expect(file.dataSet.int(.rows) ?? 0 > 0)
     }
 
+    @Test("skipping the pixel data reads every other element and locates the pixels' bytes exactly", arguments: Fixtures.valid.map(\.lastPathComponent))
+    func skippingPixelDataLocatesThem(name: String) throws {
+        let bytes = try Fixtures.bytes("valid", name)
+        let whole = try DicomFile.read(bytes)
+        let skipped = try DicomFile.read(bytes, skippingPixelData: true)
+        var withoutPixels = whole.dataSet
+        if whole.transferSyntax.deflated {
+            #expect(skipped.dataSet == whole.dataSet, "a deflated dataset is read whole")
+            return
+        }
+        _ = withoutPixels.remove(.pixelData)
+        #expect(skipped.dataSet == withoutPixels)
+        #expect(skipped.dataSet[.pixelData] == nil)
+        let location = try #require(skipped.pixelDataLocation)
+        #expect(location == whole.pixelDataLocation)
+        let pixels = try #require(whole.dataSet[.pixelData])
+        if let fragments = pixels.fragments {
+            let located = zip(location.fragmentOffsets, location.fragmentLengths).map { Array(bytes[$0..<$0 + $1]) }
+            #expect(located == fragments.fragments)
+        } else if whole.transferSyntax.littleEndian {
+            #expect(Array(bytes[location.valueOffset..<location.valueOffset + location.valueLength]) == pixels.bytes)
+        }
+    }
+
     @Test("an unchanged dataset writes back byte for byte", arguments: Fixtures.valid.map(\.lastPathComponent))
     func roundTripIsByteExact(name: String) throws {
         let bytes = try Fixtures.bytes("valid", name)

@@ -13,13 +13,16 @@ struct DataSetReader {
     var position: Int
     /// Where the top-level Pixel Data lies in `bytes`, once read.
     private(set) var pixelData: PixelDataLocation?
+    /// The top-level Pixel Data is only located, not copied into the dataset (which then lacks it).
+    let skipsPixelData: Bool
 
-    init(bytes: [UInt8], position: Int = 0, explicitVR: Bool, bigEndian: Bool = false, baseOffset: Int = 0) {
+    init(bytes: [UInt8], position: Int = 0, explicitVR: Bool, bigEndian: Bool = false, baseOffset: Int = 0, skipsPixelData: Bool = false) {
         self.bytes = bytes
         self.position = position
         self.explicitVR = explicitVR
         self.bigEndian = bigEndian
         self.baseOffset = baseOffset
+        self.skipsPixelData = skipsPixelData
     }
 
     /// Reads elements up to `end`, or, with `untilItemDelimiter`, up to the item delimiter that closes an
@@ -42,7 +45,7 @@ struct DataSetReader {
                 if tag == .sequenceDelimitationItem, depth == 0 { continue }  // stray delimiter at top level: tolerated
                 throw DICOMError.badItem(offset: baseOffset + start, sequence: enclosing ?? tag, found: tag)
             }
-            let element = try readElement(tag: tag, start: start, end: end, depth: depth, previous: elements)
+            guard let element = try readElement(tag: tag, start: start, end: end, depth: depth, previous: elements) else { continue }
             if let last = elements.last, last.tag >= tag { ordered = false }
             elements.append(element)
         }
@@ -52,7 +55,8 @@ struct DataSetReader {
         return DataSet(checkedOrder: elements, ordered: ordered)
     }
 
-    private mutating func readElement(tag: Tag, start: Int, end: Int, depth: Int, previous: [Element]) throws -> Element {
+    /// The element, or nil for a top-level Pixel Data that is only located (`skipsPixelData`).
+    private mutating func readElement(tag: Tag, start: Int, end: Int, depth: Int, previous: [Element]) throws -> Element? {
         var vr: VR
         let length: UInt32
         if explicitVR {
@@ -77,10 +81,14 @@ struct DataSetReader {
 
         if length == Self.undefined {
             if tag == .pixelData, vr == .OB || vr == .OW || vr == .UN {
-                var starts: [Int] = []
-                let fragments = try readFragments(end: end, tag: tag, starts: &starts)
-                if depth == 0 { pixelData = PixelDataLocation(elementOffset: start, valueOffset: starts.first ?? position, fragmentOffsets: Array(starts.dropFirst())) }
-                return Element(tag: tag, vr: vr == .UN ? .OB : vr, value: .fragments(fragments), undefinedLength: true)
+                let skipped = depth == 0 && skipsPixelData
+                var items: [(start: Int, length: Int)] = []
+                let fragments = try readFragments(end: end, tag: tag, items: &items, copying: !skipped)
+                if depth == 0 {
+                    pixelData = PixelDataLocation(elementOffset: start, valueOffset: items.first?.start ?? position, valueLength: 0,
+                                                  fragmentOffsets: items.dropFirst().map(\.start), fragmentLengths: items.dropFirst().map(\.length))
+                }
+                return skipped ? nil : Element(tag: tag, vr: vr == .UN ? .OB : vr, value: .fragments(fragments), undefinedLength: true)
             }
             guard vr == .SQ || vr == .UN || !explicitVR else {
                 throw DICOMError.undefinedLength(offset: baseOffset + start, tag: tag)
@@ -100,7 +108,13 @@ struct DataSetReader {
             position = valueEnd
             return Element(tag: tag, vr: vr, value: .items(items))
         }
-        if depth == 0, tag == .pixelData { pixelData = PixelDataLocation(elementOffset: start, valueOffset: position, fragmentOffsets: []) }
+        if depth == 0, tag == .pixelData {
+            pixelData = PixelDataLocation(elementOffset: start, valueOffset: position, valueLength: Int(length), fragmentOffsets: [], fragmentLengths: [])
+            if skipsPixelData {
+                position = valueEnd
+                return nil
+            }
+        }
         var value = Array(bytes[position..<valueEnd])
         position = valueEnd
         if bigEndian, vr.wordSize > 1 { Self.swapWords(&value, size: vr.wordSize) }
@@ -138,8 +152,9 @@ struct DataSetReader {
     }
 
     /// Encapsulated pixel data: the basic offset table item, fragment items, the sequence delimiter.
-    /// `starts` receives the offset of each item's value (the offset table's first).
-    private mutating func readFragments(end: Int, tag: Tag, starts: inout [Int]) throws -> Fragments {
+    /// `items` receives where each item's value starts and its length (the offset table's first); without
+    /// `copying`, the values are only walked over (the fragments returned are empty).
+    private mutating func readFragments(end: Int, tag: Tag, items: inout [(start: Int, length: Int)], copying: Bool) throws -> Fragments {
         var parts: [[UInt8]] = []
         while true {
             let start = position
@@ -151,8 +166,8 @@ struct DataSetReader {
             guard Int(length) <= end - position else {
                 throw DICOMError.lengthPastEnd(offset: baseOffset + start, tag: itemTag, length: length, available: end - position)
             }
-            starts.append(position)
-            parts.append(Array(bytes[position..<position + Int(length)]))
+            items.append((position, Int(length)))
+            if copying { parts.append(Array(bytes[position..<position + Int(length)])) }
             position += Int(length)
         }
         guard let offsetTable = parts.first else { return Fragments(fragments: []) }
@@ -231,13 +246,19 @@ public struct PixelDataLocation: Sendable, Equatable {
     public var elementOffset: Int
     /// The value of native pixel data; for encapsulated data the basic offset table's value.
     public var valueOffset: Int
-    /// For encapsulated data, each fragment's value.
+    /// The length of native pixel data's value (0 for encapsulated data).
+    public var valueLength: Int
+    /// For encapsulated data, each fragment's value and its length.
     public var fragmentOffsets: [Int]
+    public var fragmentLengths: [Int]
 
     /// The same location in bytes that start `offset` bytes later (a dataset placed behind a header).
     public func shifted(by offset: Int) -> PixelDataLocation {
-        PixelDataLocation(elementOffset: elementOffset + offset, valueOffset: valueOffset + offset,
-                          fragmentOffsets: fragmentOffsets.map { $0 + offset })
+        var shifted = self
+        shifted.elementOffset += offset
+        shifted.valueOffset += offset
+        shifted.fragmentOffsets = fragmentOffsets.map { $0 + offset }
+        return shifted
     }
 }
 

@@ -23,7 +23,10 @@ public struct DicomFile: Equatable, Sendable {
         try read(Array(try Data(contentsOf: url)))
     }
 
-    public static func read(_ bytes: [UInt8]) throws -> DicomFile {
+    /// Reads a Part 10 file. With `skippingPixelData`, the top-level Pixel Data is located (`pixelDataLocation`,
+    /// lengths included) but left out of the dataset: for a caller that keeps the bytes as they are and needs the
+    /// attributes, without copying the pixels.
+    public static func read(_ bytes: [UInt8], skippingPixelData: Bool = false) throws -> DicomFile {
         guard bytes.count >= 8 else { throw DICOMError.notDICOM(reason: "only \(bytes.count) bytes") }
         let magic = Array("DICM".utf8)
         var position: Int
@@ -67,7 +70,8 @@ public struct DicomFile: Equatable, Sendable {
             explicitVR = true
         }
         // (Offsets in errors from a deflated dataset count from the start of the inflated bytes.)
-        var reader = DataSetReader(bytes: body, position: bodyStart, explicitVR: explicitVR, bigEndian: !syntax.littleEndian)
+        var reader = DataSetReader(bytes: body, position: bodyStart, explicitVR: explicitVR, bigEndian: !syntax.littleEndian,
+                                   skipsPixelData: skippingPixelData && !syntax.deflated)
         let dataSet = try reader.readDataSet(end: body.count)
         guard !dataSet.isEmpty else {
             throw DICOMError.notDICOM(reason: "no dataset after the file meta information (byte \(position))")
@@ -152,10 +156,13 @@ extension DataSet {
         try readLocatingPixelData(bytes, syntax: syntax).dataSet
     }
 
-    /// Reads a bare dataset and says where its pixel data lies in `bytes` (nil when deflated).
-    public static func readLocatingPixelData(_ bytes: [UInt8], syntax: TransferSyntax) throws -> (dataSet: DataSet, pixelData: PixelDataLocation?) {
+    /// Reads a bare dataset and says where its pixel data lies in `bytes` (nil when deflated). With
+    /// `skippingPixelData`, the pixel data is only located, as `DicomFile.read(_:skippingPixelData:)` says.
+    public static func readLocatingPixelData(_ bytes: [UInt8], syntax: TransferSyntax,
+                                             skippingPixelData: Bool = false) throws -> (dataSet: DataSet, pixelData: PixelDataLocation?) {
         let body = syntax.deflated ? try Deflate.inflate(bytes[...]) : bytes
-        var reader = DataSetReader(bytes: body, explicitVR: syntax.explicitVR, bigEndian: !syntax.littleEndian)
+        var reader = DataSetReader(bytes: body, explicitVR: syntax.explicitVR, bigEndian: !syntax.littleEndian,
+                                   skipsPixelData: skippingPixelData && !syntax.deflated)
         let dataSet = try reader.readDataSet(end: body.count)
         return (dataSet, syntax.deflated ? nil : reader.pixelData)
     }

@@ -40,6 +40,7 @@ public final class IngestService: Sendable {
     /// Received bytes read and checked, ready to store: what a caller may look at first (STOW-RS checks the
     /// study it was posted to) without parsing them twice.
     public struct Prepared: Sendable {
+        /// The file's meta and attributes; its pixel data is located (frame offsets), not held.
         let file: DicomFile
         /// A file meta header of ours to write before `bytes` (a C-STORE's dataset), or nothing.
         var header: [UInt8] = []
@@ -56,10 +57,11 @@ public final class IngestService: Sendable {
         return Prepared(file: file, bytes: bytes, attributes: try Self.attributes(of: file))
     }
 
+    /// The file as read for storing: its pixels located, not copied (see `compare` for where they are needed).
     private func normalize(_ fileBytes: [UInt8]) throws(IngestError) -> (DicomFile, [UInt8]) {
         let file: DicomFile
         do {
-            file = try DicomFile.read(fileBytes)
+            file = try DicomFile.read(fileBytes, skippingPixelData: true)
         } catch let error as DICOMError {
             throw .malformed(error)
         } catch {
@@ -68,7 +70,8 @@ public final class IngestService: Sendable {
         let isStandardPart10 = fileBytes.count >= 132 && fileBytes[128..<132].elementsEqual("DICM".utf8) && !file.meta.isEmpty
         if isStandardPart10 { return (file, fileBytes) }
         do {
-            let normalized = try DicomFile.wrapping(file.dataSet, transferSyntax: file.transferSyntax)
+            let whole = try DicomFile.read(fileBytes)
+            let normalized = try DicomFile.wrapping(whole.dataSet, transferSyntax: whole.transferSyntax)
             return (normalized, try normalized.encoded())
         } catch let error as DICOMError {
             throw .malformed(error)
@@ -125,7 +128,7 @@ public final class IngestService: Sendable {
                     // Stored before (or by another process meanwhile): compared with what is stored.
                     fast.discard(entry.file)
                     let uid = entry.item.prepared.attributes.sopInstanceUID
-                    results[entry.item.position] = Result { () throws(IngestError) in try compare(entry.item.prepared.file, with: existing, uid: uid) }
+                    results[entry.item.position] = Result { () throws(IngestError) in try compare(entry.item.prepared, with: existing, uid: uid) }
                 } else {
                     placed.append((entry.item, entry.file))
                 }
@@ -168,7 +171,7 @@ public final class IngestService: Sendable {
     func ingest(dataSet bytes: [UInt8], syntax: TransferSyntax, sopClassUID: String? = nil, sopInstanceUID: String? = nil,
                 sourceAE: String? = nil, digest: StoreDigest? = nil) throws(IngestError) -> IngestOutcome {
         do {
-            let (dataSet, location) = try DataSet.readLocatingPixelData(bytes, syntax: syntax)
+            let (dataSet, location) = try DataSet.readLocatingPixelData(bytes, syntax: syntax, skippingPixelData: true)
             if let sopClassUID, let actual = dataSet.string(.sopClassUID), actual != sopClassUID {
                 throw IngestError.classMismatch(requested: sopClassUID, dataSet: actual)
             }
@@ -231,7 +234,14 @@ public final class IngestService: Sendable {
 
     /// An instance whose SOP Instance UID is already stored is a duplicate when its dataset is the same
     /// element for element (its file meta may differ), otherwise a conflict that is kept out.
-    private func compare(_ file: DicomFile, with existing: StoredFile, uid: String) throws(IngestError) -> IngestOutcome {
+    /// Both are read whole here (pixels included): prepared files hold their attributes only.
+    private func compare(_ received: Prepared, with existing: StoredFile, uid: String) throws(IngestError) -> IngestOutcome {
+        let file: DicomFile
+        do {
+            file = try DicomFile.read(received.header + received.bytes)
+        } catch {
+            throw .malformed(error as? DICOMError ?? .notDICOM(reason: "\(error)"))
+        }
         do {
             let stored = try DicomFile.read(read(existing))
             guard stored.dataSet == file.dataSet else { throw IngestError.conflict(sopInstanceUID: uid) }
