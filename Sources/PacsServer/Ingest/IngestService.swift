@@ -12,7 +12,7 @@ public final class IngestService: Sendable {
     private let index: ImageIndex
     private let fast: TierDirectory
     private let staging: StagingSession
-    private let locks = StripedLocks()
+    private let locks = KeyLocks()
     private let clock: @Sendable () -> Double
     private let onStored: (@Sendable () -> Void)?
     /// Reads a stored file from whichever tier holds it (a duplicate may arrive after its original moved).
@@ -255,29 +255,26 @@ public final class IngestService: Sendable {
     }
 }
 
-/// Serialises work on the same key (a SOP Instance UID) without one global lock.
-final class StripedLocks: Sendable {
-    private let stripes: [NSLock] = (0..<64).map { _ in NSLock() }
+/// Serialises work on the same keys (SOP Instance UIDs): a caller waits only while another holds one of its own
+/// keys, so two STOW-RS bodies of different instances are stored side by side.
+final class KeyLocks: @unchecked Sendable {
+    private let condition = NSCondition()
+    /// Keys held now (guarded by `condition`).
+    private var held = Set<String>()
 
-    func withLock<T>(for key: String, _ body: () throws(IngestError) -> T) throws(IngestError) -> T {
-        let lock = stripes[stripe(key)]
-        lock.lock()
-        defer { lock.unlock() }
-        return try body()
-    }
-
-    /// Holds the locks of several keys at once, taken in one order so two callers cannot deadlock.
+    /// Holds all `keys` at once while `body` runs (taken together, so two callers cannot deadlock).
     func withLocks(for keys: [String], _ body: () -> Void) {
-        let held = Set(keys.map(stripe)).sorted().map { stripes[$0] }
-        held.forEach { $0.lock() }
-        defer { held.reversed().forEach { $0.unlock() } }
+        let keys = Set(keys)
+        condition.lock()
+        while !held.isDisjoint(with: keys) { condition.wait() }
+        held.formUnion(keys)
+        condition.unlock()
+        defer {
+            condition.lock()
+            held.subtract(keys)
+            condition.broadcast()
+            condition.unlock()
+        }
         body()
     }
-
-    private func stripe(_ key: String) -> Int {
-        var hasher = Hasher()
-        hasher.combine(key)
-        return Int(UInt(bitPattern: hasher.finalize()) % UInt(stripes.count))
-    }
 }
-
