@@ -16,8 +16,9 @@ public final class SQLiteIndex: ImageIndex {
         }
         configuration.busyMode = .timeout(30)
         pool = try DatabasePool(path: path, configuration: configuration)
-        // A commit returns only once it is on disk: an acknowledged change survives a power cut. Set on the one
-        // writer connection after the pool is open, because GRDB sets NORMAL when it turns WAL on.
+        // A commit returns only once it is on disk: an acknowledged change survives a power cut (the ingest's
+        // `record` alone leaves that to its caller's flush). Set on the one writer connection after the pool is
+        // open, because GRDB sets NORMAL when it turns WAL on.
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try IndexSchema.migrator.migrate(pool)
     }
@@ -44,7 +45,8 @@ public final class SQLiteIndex: ImageIndex {
     }
 
     public func forget(sopInstanceUIDs: [String]) throws {
-        try withoutFlush { db in
+        // Flushed like every commit but the ingest's: the staged files go right after, so the rows must not come back.
+        try pool.write { db in
             for uid in sopInstanceUIDs {
                 guard let row = try Row.fetchOne(db, sql: """
                     SELECT i.id, i.series_ref, s.study_ref, t.patient_ref FROM instance i JOIN series s ON i.series_ref = s.id
