@@ -8,8 +8,9 @@ import Glibc
 /// through their directory.
 public enum DurableFile {
     /// Creates `url` (which must not exist) holding `header` then `bytes`, fsynced (unless the caller flushes a
-    /// batch at once). The device starts writing the data back at once, so the flush that follows waits less.
-    public static func create(_ url: URL, header: [UInt8] = [], bytes: [UInt8], sync: Bool = true) throws {
+    /// batch at once). `alongside` runs while the device writes the data back (a caller hashes the bytes there),
+    /// so that the flush that follows waits for less.
+    public static func create(_ url: URL, header: [UInt8] = [], bytes: [UInt8], sync: Bool = true, alongside: () -> Void = {}) throws {
         let path = url.path
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StoreError.from(errno: errno, path: path, operation: "create") }
@@ -19,6 +20,7 @@ public enum DurableFile {
             try header.withUnsafeBytes { try writeAll(fd, $0, path: path) }
             try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
             _ = strata_start_writeback(fd)
+            alongside()
             if sync {
                 guard fsync(fd) == 0 else { throw StoreError.from(errno: errno, path: path, operation: "fsync") }
                 dropCached(fd)

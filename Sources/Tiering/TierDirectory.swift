@@ -67,8 +67,11 @@ public struct TierDirectory: Sendable {
     private func stage(_ bytes: [UInt8], after header: [UInt8] = [], sha256 known: String? = nil, as relativePath: String,
                        in session: StagingSession, sync: Bool) throws -> StagedFile {
         let staging = session.folder.appendingPathComponent(StagedFile.stagingName(for: relativePath, token: session.nextToken()))
-        try DurableFile.create(staging, header: header, bytes: bytes, sync: sync)
-        return StagedFile(stagingURL: staging, relativePath: relativePath, size: header.count + bytes.count, sha256: known ?? SHA256.hash(header, bytes))
+        var sha256 = known ?? ""
+        try DurableFile.create(staging, header: header, bytes: bytes, sync: sync, alongside: {
+            if known == nil { sha256 = SHA256.hash(header, bytes) }
+        })
+        return StagedFile(stagingURL: staging, relativePath: relativePath, size: header.count + bytes.count, sha256: sha256)
     }
 
     /// Makes a batch of staged copies durable and renames them into place: one file-system flush for the
