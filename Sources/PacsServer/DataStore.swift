@@ -73,9 +73,25 @@ public final class DataStore: Sendable {
     private let frames = FrameBufferCache(budget: DataStore.frameCacheBudget)
 
     /// Reads from the copy the caller was told of, or, when the mover has just switched it to the other tier
-    /// (the path is the same on both), from there: a read during a move never fails. Reading an archived copy
-    /// tells `archiveReads` (which recalls it, when the policy says so).
+    /// (the path is the same on both), from there: a read during a move never fails. A file whose index row is
+    /// committed but that its writer has not renamed into place yet is waited for (up to `publishingWait`).
     private func fromEitherTier(_ file: StoredFile, _ read: (URL) throws -> [UInt8]) throws -> [UInt8] {
+        let deadline = Date().addingTimeInterval(Self.publishingWait)
+        while true {
+            do {
+                return try fromEitherTierNow(file, read)
+            } catch StoreError.missing(let path) {
+                guard fast.isBeingPublished(file.path), Date() < deadline else { throw StoreError.missing(path: path) }
+                Thread.sleep(forTimeInterval: 0.001)
+            }
+        }
+    }
+
+    /// How long a read waits for a file being renamed into place (its writer may still be flushing).
+    static let publishingWait: TimeInterval = 5
+
+    /// Reading an archived copy tells `archiveReads` (which recalls it, when the policy says so).
+    private func fromEitherTierNow(_ file: StoredFile, _ read: (URL) throws -> [UInt8]) throws -> [UInt8] {
         let primary = tier(named: file.tier)
         do {
             let bytes = try read(primary.url(for: file.path))

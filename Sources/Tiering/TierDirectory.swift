@@ -81,20 +81,26 @@ public struct TierDirectory: Sendable {
         try place(staged)
     }
 
-    /// One flush of the file system for a batch of staged files (then their pages may leave the cache, as
-    /// `DurableFile.dropCached` says).
+    /// One flush of the file system for a batch of staged files.
     public func flush(_ staged: [StagedFile]) throws {
         guard let first = staged.first else { return }
         try DurableFile.syncFileSystem(first.stagingURL.deletingLastPathComponent())
-        for file in staged { DurableFile.dropCached(file.stagingURL) }
     }
 
     /// Renames flushed staged files into place, then one flush makes the names durable.
     public func place(_ staged: [StagedFile]) throws {
         guard !staged.isEmpty else { return }
         // New fan-out folders need no flush each: the flush after the renames makes them durable with the names.
-        for file in staged { try DurableFile.renameCreatingFolder(file.stagingURL, to: url(for: file.relativePath)) }
+        for file in staged { try renameFlushed(file) }
         try DurableFile.syncFileSystem(root)
+    }
+
+    /// Renames a flushed staged file into place, creating fan-out folders as needed; its pages may then leave
+    /// the cache (`DurableFile.dropCached`).
+    private func renameFlushed(_ staged: StagedFile) throws {
+        let destination = url(for: staged.relativePath)
+        try DurableFile.renameCreatingFolder(staged.stagingURL, to: destination)
+        DurableFile.dropCached(destination)
     }
 
     /// Renames a staged file to its place (creating fan-out folders as needed), durably.
@@ -106,7 +112,7 @@ public struct TierDirectory: Sendable {
             try DurableFile.makeDirectory(destination.deletingLastPathComponent())
             try DurableFile.rename(staged.stagingURL, to: destination)
         } else {
-            try DurableFile.renameCreatingFolder(staged.stagingURL, to: destination)
+            try renameFlushed(staged)
         }
     }
 

@@ -49,7 +49,9 @@ struct IngestTests {
         let file = try DicomFile.read(try Repository.fixture("mf_deflated.dcm"))
         // As C-STORE delivers it: the dataset alone, in Explicit VR Little Endian.
         let dataSet = try file.dataSet.encoded(syntax: .explicitVRLittleEndian)
-        let uid = try service.ingest(dataSet: dataSet, syntax: .explicitVRLittleEndian).sopInstanceUID
+        var answer: Result<IngestOutcome, IngestError>?
+        service.ingest(dataSet: dataSet, syntax: .explicitVRLittleEndian) { answer = $0 }
+        let uid = try #require(answer).get().sopInstanceUID
         let stored = try #require(try store.index.original(sopInstanceUID: uid))
         let frames = try #require(stored.frames)
         #expect(frames.count == 4)
@@ -126,6 +128,26 @@ struct IngestTests {
         var series = IndexQuery()
         series.modality = "MR"
         #expect(try store.index.series(matching: series).allSatisfy { $0.modality == "MR" })
+    }
+
+    @Test("an instance acknowledged before its file is renamed into place is read once the rename is done, not refused")
+    func readWaitsForTheRename() throws {
+        let store = try Repository.openStore()
+        let bytes = try Repository.fixture("ct_explicit_le.dcm")
+        let file = try DicomFile.read(bytes)
+        let attributes = try IndexedAttributes(file.dataSet)
+        let path = TierDirectory.placement(uid: attributes.sopInstanceUID, variant: IngestService.originalVariant)
+        // As an ingest leaves it when it answers: staged and flushed by this (live) process, indexed, not yet in place.
+        let staged = try store.fast.stage(bytes, as: path, in: try store.staging)
+        let record = StoredFile(version: "V1", variant: IngestService.originalVariant, tier: "fast", path: path, size: bytes.count,
+                                sha256: SHA256.hash(bytes), transferSyntaxUID: file.transferSyntax.uid)
+        _ = try store.index.record(attributes, original: record, receivedAt: 0)
+        let original = try #require(try store.index.original(sopInstanceUID: attributes.sopInstanceUID))
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.2) { try? store.fast.publish(staged, durably: false) }
+        #expect(try store.read(original) == bytes)
+        // A file no live writer is renaming is missing at once.
+        try DurableFile.remove(store.fast.url(for: path))
+        #expect(throws: StoreError.self) { try store.read(original) }
     }
 
     private func uid(_ bytes: [UInt8]) throws -> String {

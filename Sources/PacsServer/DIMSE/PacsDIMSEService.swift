@@ -66,7 +66,7 @@ public final class PacsDIMSEService: DIMSEService {
     }
 
     /// C-STORE: success only once the instance is durable and indexed. The response leaves from the blocking
-    /// thread as soon as the instance is stored.
+    /// thread as soon as that is so, while the file is renamed into place.
     private func store(_ request: DIMSEMessage, from association: Association) async throws {
         guard let bytes = request.dataSet, let context = association.contexts[request.contextID] else {
             try await association.send(.response(to: request, .cStoreResponse, status: Status.cannotUnderstand) { $0.set(.errorComment, .LO, "no dataset") })
@@ -76,12 +76,17 @@ public final class PacsDIMSEService: DIMSEService {
         let caller = association.callingAE
         do {
             try await Blocking.run {
-                let outcome = Result { () throws(IngestError) -> IngestOutcome in
-                    try ingest.ingest(dataSet: bytes, syntax: context.transferSyntax, sopClassUID: request.affectedSOPClassUID,
-                                      sopInstanceUID: request.affectedSOPInstanceUID.isEmpty ? nil : request.affectedSOPInstanceUID,
-                                      sourceAE: caller, digest: request.observer as? StoreDigest)
+                var unsent: Error?
+                ingest.ingest(dataSet: bytes, syntax: context.transferSyntax, sopClassUID: request.affectedSOPClassUID,
+                              sopInstanceUID: request.affectedSOPInstanceUID.isEmpty ? nil : request.affectedSOPInstanceUID,
+                              sourceAE: caller, digest: request.observer as? StoreDigest) { outcome in
+                    do {
+                        try association.write(Self.storeResponse(to: request, outcome, caller: caller, logger: logger))
+                    } catch {
+                        unsent = error
+                    }
                 }
-                try association.write(Self.storeResponse(to: request, outcome, caller: caller, logger: logger))
+                if let unsent { throw unsent }
             }
         } catch {
             // The blocking pool refused the work (the server is stopping), or the answer could not be encoded: the

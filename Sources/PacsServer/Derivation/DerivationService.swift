@@ -94,17 +94,15 @@ public final class DerivationService: Sendable {
         for file in staged { try store.fast.publish(file) }
     }
 
-    /// The original's bytes. Its index row is committed just before the file is renamed into place, so a
-    /// job can be claimed a moment before the file is there: wait briefly, then let other jobs go first.
+    /// The original's bytes. Its index row is committed before the file is renamed into place, so a job can be
+    /// claimed before the file is there: the read waits for a live writer's rename; if the file is still not
+    /// there (its writer died and awaits recovery), other jobs go first.
     private func readWhenPublished(_ original: StoredFile) throws -> [UInt8] {
-        for _ in 0..<100 {
-            do {
-                return try store.read(original)
-            } catch StoreError.missing {
-                Thread.sleep(forTimeInterval: 0.02)
-            }
+        do {
+            return try store.read(original)
+        } catch StoreError.missing {
+            throw NotYetPublished()
         }
-        throw NotYetPublished()
     }
 
     /// The original of a claimed job is not in place yet (its writer is still publishing, or died and

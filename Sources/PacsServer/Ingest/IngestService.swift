@@ -82,9 +82,13 @@ public final class IngestService: Sendable {
 
     /// Ingests prepared files as one group commit (a STOW-RS body, or a single instance): each is staged, one
     /// index transaction records them, one flush makes the files and the index rows durable, and they are renamed
-    /// into place; only then is any acknowledged. A lost rename is redone by recovery. Each answer is what
-    /// `ingest(fileBytes:)` would give for its file.
-    public func ingest(prepared files: [Prepared]) -> [Result<IngestOutcome, IngestError>] {
+    /// into place. Each answer is what `ingest(fileBytes:)` would give for its file.
+    ///
+    /// `acknowledge`, when given, hears the answers once every file is durable and indexed, before the renames
+    /// (a C-STORE's response leaves while they run): a reader of a file being renamed waits for it
+    /// (`DataStore.read`), and a rename lost in a crash is redone by recovery. It is called exactly once.
+    public func ingest(prepared files: [Prepared],
+                       acknowledge: (([Result<IngestOutcome, IngestError>]) -> Void)? = nil) -> [Result<IngestOutcome, IngestError>] {
         var results = [Result<IngestOutcome, IngestError>?](repeating: nil, count: files.count)
         typealias Item = (position: Int, prepared: Prepared)
         var items: [Item] = []
@@ -99,6 +103,7 @@ public final class IngestService: Sendable {
             }
         }
         var stored = 0
+        var acknowledged = false
         locks.withLocks(for: items.map(\.prepared.attributes.sopInstanceUID)) {
             var staged: [(item: Item, recorded: StoredFile, file: StagedFile)] = []
             for item in items {
@@ -146,13 +151,20 @@ public final class IngestService: Sendable {
                 return
             }
             for entry in placed {
+                results[entry.item.position] = .success(.stored(sopInstanceUID: entry.item.prepared.attributes.sopInstanceUID))
+            }
+            if let acknowledge, repeated.isEmpty {
+                acknowledge(results.map { $0 ?? .failure(.index("not ingested")) })
+                acknowledged = true
+            }
+            for entry in placed {
                 do {
                     // The new name needs no flush: a lost rename of a durable file is redone by recovery.
                     try fast.publish(entry.file, durably: false)
-                    results[entry.item.position] = .success(.stored(sopInstanceUID: entry.item.prepared.attributes.sopInstanceUID))
                     stored += 1
                 } catch {
-                    // The row and the staged file are durable: recovery will finish the rename; the sender hears of it.
+                    // The row and the staged file are durable: recovery will finish the rename. A sender not yet
+                    // answered hears of it.
                     results[entry.item.position] = .failure(.storage(error as? StoreError ?? .io(path: entry.file.relativePath, operation: "publish", errno: 0)))
                 }
             }
@@ -161,15 +173,31 @@ public final class IngestService: Sendable {
         for position in repeated {
             results[position] = Result { () throws(IngestError) in try ingest(files[position]) }
         }
-        return results.map { $0 ?? .failure(.index("not ingested")) }
+        let answers = results.map { $0 ?? .failure(.index("not ingested")) }
+        if !acknowledged { acknowledge?(answers) }
+        return answers
     }
 
     /// Ingests a dataset as a DIMSE C-STORE carries it: the bytes in `syntax`, stored unchanged behind a
     /// file meta header of ours. `sopClassUID` and `sopInstanceUID` are the request's: a dataset that names
     /// others is refused. `digest` is the file's hash taken while the dataset arrived, used when its header is
-    /// the one built here.
+    /// the one built here. `acknowledge` hears the answer as soon as it is known (see `ingest(prepared:acknowledge:)`).
     func ingest(dataSet bytes: [UInt8], syntax: TransferSyntax, sopClassUID: String? = nil, sopInstanceUID: String? = nil,
-                sourceAE: String? = nil, digest: StoreDigest? = nil) throws(IngestError) -> IngestOutcome {
+                sourceAE: String? = nil, digest: StoreDigest? = nil, acknowledge: (Result<IngestOutcome, IngestError>) -> Void) {
+        let prepared: Prepared
+        do {
+            prepared = try prepare(dataSet: bytes, syntax: syntax, sopClassUID: sopClassUID, sopInstanceUID: sopInstanceUID,
+                                   sourceAE: sourceAE, digest: digest)
+        } catch {
+            return acknowledge(.failure(error))
+        }
+        withoutActuallyEscaping(acknowledge) { acknowledge in
+            _ = ingest(prepared: [prepared]) { acknowledge($0[0]) }
+        }
+    }
+
+    private func prepare(dataSet bytes: [UInt8], syntax: TransferSyntax, sopClassUID: String?, sopInstanceUID: String?,
+                         sourceAE: String?, digest: StoreDigest?) throws(IngestError) -> Prepared {
         do {
             let (dataSet, location) = try DataSet.readLocatingPixelData(bytes, syntax: syntax, skippingPixelData: true)
             if let sopClassUID, let actual = dataSet.string(.sopClassUID), actual != sopClassUID {
@@ -183,7 +211,7 @@ public final class IngestService: Sendable {
             let header = try file.header()
             file.pixelDataLocation = location?.shifted(by: header.count)
             let sha256 = digest.flatMap { $0.header == header ? $0.finalize() : nil }
-            return try ingest(Prepared(file: file, header: header, bytes: bytes, sha256: sha256, attributes: try Self.attributes(of: file)))
+            return Prepared(file: file, header: header, bytes: bytes, sha256: sha256, attributes: try Self.attributes(of: file))
         } catch let error as IngestError {
             throw error
         } catch let error as DICOMError {
