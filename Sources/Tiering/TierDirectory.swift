@@ -57,19 +57,20 @@ public struct TierDirectory: Sendable {
         return StagedFile(stagingURL: staging, relativePath: relativePath, size: size, sha256: sha256)
     }
 
-    /// Writes `header` then `bytes` to the session's staging folder without flushing (see `flush`). `sha256` is
-    /// their hash when the caller knows it already.
-    public func stageUnsynced(_ bytes: [UInt8], after header: [UInt8] = [], sha256: String? = nil, as relativePath: String,
+    /// Writes `header` then `bytes` to the session's staging folder without flushing (see `flush`). `sha256` tells
+    /// their hash when the caller has it (or someone is taking it); it is asked once the bytes are written, while
+    /// the device writes them back.
+    public func stageUnsynced(_ bytes: [UInt8], after header: [UInt8] = [], sha256: (() -> String)? = nil, as relativePath: String,
                               in session: StagingSession) throws -> StagedFile {
         try stage(bytes, after: header, sha256: sha256, as: relativePath, in: session, sync: false)
     }
 
-    private func stage(_ bytes: [UInt8], after header: [UInt8] = [], sha256 known: String? = nil, as relativePath: String,
+    private func stage(_ bytes: [UInt8], after header: [UInt8] = [], sha256 known: (() -> String)? = nil, as relativePath: String,
                        in session: StagingSession, sync: Bool) throws -> StagedFile {
         let staging = session.folder.appendingPathComponent(StagedFile.stagingName(for: relativePath, token: session.nextToken()))
-        var sha256 = known ?? ""
+        var sha256 = ""
         try DurableFile.create(staging, header: header, bytes: bytes, sync: sync, alongside: {
-            if known == nil { sha256 = SHA256.hash(header, bytes) }
+            sha256 = known?() ?? SHA256.hash(header, bytes)
         })
         return StagedFile(stagingURL: staging, relativePath: relativePath, size: header.count + bytes.count, sha256: sha256)
     }

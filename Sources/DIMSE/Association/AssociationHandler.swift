@@ -20,10 +20,18 @@ extension DIMSEService {
     public func observer(for command: DataSet, in context: Association.Context, on association: Association) -> DataSetObserver? { nil }
 }
 
-/// Work done on a dataset while it is still arriving (a C-STORE's receiver hashes it before the last byte is in).
+/// Work done on a dataset on the event loop that received it, alongside the service (a C-STORE's receiver hashes it
+/// while the service reads and stages it).
 public protocol DataSetObserver: AnyObject, Sendable {
-    /// One fragment, in order, on the event loop: keep it short.
+    /// One fragment, in order, on the event loop: keep it short, the rest of the dataset is arriving.
     func received(_ fragment: [UInt8])
+    /// On the event loop, right after the whole message went to the service: work on the dataset done here runs
+    /// alongside the service, while the peer waits for the answer.
+    func completed()
+}
+
+extension DataSetObserver {
+    public func completed() {}
 }
 
 /// The upper-layer state machine of one association (PS3.8 9.2) for either side: negotiation, message
@@ -114,6 +122,7 @@ final class AssociationHandler: ChannelInboundHandler, @unchecked Sendable {
                         association.contexts[id].flatMap { service?.observer(for: command, in: $0, on: association) }
                     }) else { continue }
                     route(message, association: association, requests: requests)
+                    message.observer?.completed()
                 }
                 state = .established(association, assembler, requests)
             } catch {

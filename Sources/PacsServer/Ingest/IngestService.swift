@@ -45,8 +45,8 @@ public final class IngestService: Sendable {
         /// A file meta header of ours to write before `bytes` (a C-STORE's dataset), or nothing.
         var header: [UInt8] = []
         let bytes: [UInt8]
-        /// The SHA-256 of header and bytes when it is known already (hashed while they arrived).
-        var sha256: String?
+        /// The SHA-256 of header and bytes when someone else takes it (a C-STORE's receiver): asked after staging.
+        var sha256: (@Sendable () -> String)?
         public let attributes: IndexedAttributes
     }
 
@@ -210,7 +210,8 @@ public final class IngestService: Sendable {
             // Our meta header, then the dataset exactly as received.
             let header = try file.header()
             file.pixelDataLocation = location?.shifted(by: header.count)
-            let sha256 = digest.flatMap { $0.header == header ? $0.finalize() : nil }
+            var sha256: (@Sendable () -> String)?
+            if let digest, digest.header == header { sha256 = { digest.finalize() } }
             return Prepared(file: file, header: header, bytes: bytes, sha256: sha256, attributes: try Self.attributes(of: file))
         } catch let error as IngestError {
             throw error
