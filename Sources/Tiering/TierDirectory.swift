@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 
-/// The folder of one storage tier. Stored files sit under hashed fan-out folders named from UIDs, never
+/// The folder of one storage tier. Stored files sit under hashed folders named from UIDs, never
 /// from patient data; new files are staged (written and fsynced) under `.incoming/` first and renamed into
 /// place once the index has recorded them, so a crash leaves either nothing or a complete file.
 public struct TierDirectory: Sendable {
@@ -24,11 +24,19 @@ public struct TierDirectory: Sendable {
         root.appendingPathComponent(relativePath)
     }
 
-    /// The relative path of a stored object: `ab/cd/<sha256 of the UID>.<variant>.dcm`.
-    public static func placement(uid: String, variant: String) -> String {
-        let digest = SHA256.hash(uid)
-        let a = digest.prefix(2), b = digest.dropFirst(2).prefix(2)
-        return "\(a)/\(b)/\(digest).\(variant).dcm"
+    /// The relative path of a stored object: `ab/<study>/<instance>.<variant>.dcm`, where `<study>` and
+    /// `<instance>` are the SHA-256 of the Study and SOP Instance UIDs and `ab` the study's first two digits. A
+    /// study's files lie together: storing a study makes one folder, not one per instance.
+    public static func placement(study: String, instance: String, variant: String) -> String {
+        let folder = SHA256.hash(study)
+        return "\(folder.prefix(2))/\(folder)/\(SHA256.hash(instance)).\(variant).dcm"
+    }
+
+    /// The relative path of another object of the same instance, in the folder of `path` (a version beside its
+    /// original, whichever layout the original was stored in).
+    public static func placement(beside path: String, instance: String, variant: String) -> String {
+        let folder = path.split(separator: "/").dropLast().joined(separator: "/")
+        return "\(folder)/\(SHA256.hash(instance)).\(variant).dcm"
     }
 
     /// Creates the 256 first-level fan-out folders once, so that storing a file seldom has to create (and

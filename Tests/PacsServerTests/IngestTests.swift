@@ -136,7 +136,8 @@ struct IngestTests {
         let bytes = try Repository.fixture("ct_explicit_le.dcm")
         let file = try DicomFile.read(bytes)
         let attributes = try IndexedAttributes(file.dataSet)
-        let path = TierDirectory.placement(uid: attributes.sopInstanceUID, variant: IngestService.originalVariant)
+        let path = TierDirectory.placement(study: attributes.studyInstanceUID, instance: attributes.sopInstanceUID,
+                                           variant: IngestService.originalVariant)
         // As an ingest leaves it when it answers: staged and flushed by this (live) process, indexed, not yet in place.
         let staged = try store.fast.stage(bytes, as: path, in: try store.staging)
         let record = StoredFile(version: "V1", variant: IngestService.originalVariant, tier: "fast", path: path, size: bytes.count,

@@ -12,7 +12,7 @@ struct RecoveryAndVerifyTests {
         let bytes = try Repository.fixture(fixture)
         let file = try DicomFile.read(bytes)
         let attributes = try IndexedAttributes(file.dataSet)
-        let path = TierDirectory.placement(uid: attributes.sopInstanceUID, variant: "original")
+        let path = TierDirectory.placement(study: attributes.studyInstanceUID, instance: attributes.sopInstanceUID, variant: "original")
         var session: StagingSession? = try StagingSession(tier: store.fast)
         let staged = try store.fast.stage(dataLost ? Array(bytes.prefix(bytes.count / 2)) : bytes, as: path, in: session!)
         if indexed {

@@ -12,15 +12,21 @@ struct TierDirectoryTests {
         #expect(SHA256.hash([UInt8]()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     }
 
-    @Test("placement is a hashed fan-out path that reveals nothing of the UID")
+    @Test("placement is a hashed path that reveals nothing of the UIDs, one folder per study, versions beside their original")
     func placement() {
-        let path = TierDirectory.placement(uid: "1.2.3.4", variant: "original")
+        let path = TierDirectory.placement(study: "1.2.9", instance: "1.2.3.4", variant: "original")
         let parts = path.split(separator: "/")
         #expect(parts.count == 3)
-        #expect(parts[0].count == 2 && parts[1].count == 2)
-        #expect(!path.contains("1.2.3.4"))
-        #expect(path == TierDirectory.placement(uid: "1.2.3.4", variant: "original"))
-        #expect(path != TierDirectory.placement(uid: "1.2.3.5", variant: "original"))
+        #expect(parts[0].count == 2 && parts[1].hasPrefix(parts[0]))
+        #expect(!path.contains("1.2.3.4") && !path.contains("1.2.9"))
+        #expect(path == TierDirectory.placement(study: "1.2.9", instance: "1.2.3.4", variant: "original"))
+        let sibling = TierDirectory.placement(study: "1.2.9", instance: "1.2.3.5", variant: "original")
+        #expect(sibling != path && sibling.split(separator: "/").dropLast() == parts.dropLast())
+        #expect(TierDirectory.placement(study: "1.2.8", instance: "1.2.3.4", variant: "original").split(separator: "/")[1] != parts[1])
+        let version = TierDirectory.placement(beside: path, instance: "1.2.3.4", variant: "V2-lossy")
+        #expect(version == TierDirectory.placement(study: "1.2.9", instance: "1.2.3.4", variant: "V2-lossy"))
+        // An original stored in the earlier layout (a folder pair per instance) keeps its versions beside it.
+        #expect(TierDirectory.placement(beside: "ab/cd/x.original.dcm", instance: "1.2.3.4", variant: "V3-lossy").hasPrefix("ab/cd/"))
     }
 
     @Test("a staged file is invisible until published, then has its bytes and hash")

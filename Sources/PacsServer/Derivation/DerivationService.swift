@@ -77,7 +77,8 @@ public final class DerivationService: Sendable {
         var recorded: [StoredFile] = []
         do {
             for product in result.products {
-                let path = TierDirectory.placement(uid: job.sopInstanceUID, variant: "\(product.file.version)-\(product.file.variant)")
+                let path = TierDirectory.placement(beside: original.path, instance: job.sopInstanceUID,
+                                                   variant: "\(product.file.version)-\(product.file.variant)")
                 let file = try store.fast.stage(product.bytes, as: path, in: staging)
                 staged.append(file)
                 var entry = product.file

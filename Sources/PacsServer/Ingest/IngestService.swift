@@ -111,7 +111,7 @@ public final class IngestService: Sendable {
                 // staged copy is then discarded (rare, and cheaper than a look-up for every new instance).
                 do throws(IngestError) {
                     let prepared = item.prepared
-                    var recorded = originalFile(prepared.attributes.sopInstanceUID, prepared.file, size: prepared.header.count + prepared.bytes.count)
+                    var recorded = originalFile(prepared.attributes, prepared.file, size: prepared.header.count + prepared.bytes.count)
                     let file = try stage(prepared, as: recorded.path)
                     recorded.sha256 = file.sha256
                     staged.append((item, recorded, file))
@@ -233,9 +233,10 @@ public final class IngestService: Sendable {
     }
 
     /// The index row of an original about to be stored (its SHA-256 comes with staging).
-    private func originalFile(_ uid: String, _ file: DicomFile, size: Int) -> StoredFile {
+    private func originalFile(_ attributes: IndexedAttributes, _ file: DicomFile, size: Int) -> StoredFile {
         var original = StoredFile(version: "V1", variant: Self.originalVariant, tier: fast.name,
-                                  path: TierDirectory.placement(uid: uid, variant: Self.originalVariant),
+                                  path: TierDirectory.placement(study: attributes.studyInstanceUID, instance: attributes.sopInstanceUID,
+                                                                variant: Self.originalVariant),
                                   size: size, sha256: "", transferSyntaxUID: file.transferSyntax.uid)
         (original.frames, original.headerLength) = FrameLocator.layout(of: file)
         return original
