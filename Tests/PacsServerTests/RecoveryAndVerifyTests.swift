@@ -14,7 +14,7 @@ struct RecoveryAndVerifyTests {
         let attributes = try IndexedAttributes(file.dataSet)
         let path = TierDirectory.placement(study: attributes.studyInstanceUID, instance: attributes.sopInstanceUID, variant: "original")
         var session: StagingSession? = try StagingSession(tier: store.fast)
-        let staged = try store.fast.stage(dataLost ? Array(bytes.prefix(bytes.count / 2)) : bytes, as: path, in: session!)
+        _ = try store.fast.stage(dataLost ? Array(bytes.prefix(bytes.count / 2)) : bytes, as: path, in: session!)
         if indexed {
             let record = StoredFile(version: "V1", variant: "original", tier: "fast", path: path, size: bytes.count,
                                     sha256: SHA256.hash(bytes), transferSyntaxUID: file.transferSyntax.uid)
