@@ -2,12 +2,13 @@
 
 The tests drive the real `pacs` executable (env PACS_BIN, default
 <repo>/.build/debug/pacs), each test against a fresh data directory and the
-repository's default Policies/. Without the executable every test that needs
+repository's default Policies/ (a copy whose fast tier has a fixed capacity, see POLICIES_DIR). Without the executable every test that needs
 it is skipped with a message saying how to get one.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import hashlib
@@ -21,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +38,24 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES_DIR = REPO_ROOT / "Fixtures"
 VALID_DIR = FIXTURES_DIR / "valid"
 MALFORMED_DIR = FIXTURES_DIR / "malformed"
-POLICIES_DIR = REPO_ROOT / "Policies"
+REPO_POLICIES_DIR = REPO_ROOT / "Policies"
+
+
+def _policies_for_tests() -> Path:
+    """The repository's Policies/ with one change: the fast tier's capacity is pinned (1 TB). Without one the
+    tier's fill is the file system's, and on a machine whose disk is above the 85% high watermark the mover would
+    start moving originals in the middle of tests about something else. The watermark's own tests set theirs."""
+    folder = Path(tempfile.mkdtemp(prefix="strata-e2e-")) / "Policies"
+    shutil.copytree(REPO_POLICIES_DIR, folder)
+    tiering = folder / "tiering.yaml"
+    text = tiering.read_text()
+    assert "  # capacity: 500GB" in text, "Policies/tiering.yaml no longer has the commented capacity line this copies"
+    tiering.write_text(text.replace("  # capacity: 500GB", "  capacity: 1TB", 1))
+    atexit.register(shutil.rmtree, folder.parent, True)
+    return folder
+
+
+POLICIES_DIR = _policies_for_tests()
 DEFAULT_PACS_BIN = REPO_ROOT / ".build" / "debug" / "pacs"
 DEFAULT_WORKSTATION_BIN = REPO_ROOT / ".build" / "debug" / "workstation"
 TIMEOUT_SECONDS = 120

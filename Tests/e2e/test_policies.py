@@ -5,12 +5,12 @@ import time
 from pathlib import Path
 
 
-from conftest import POLICIES_DIR, Pacs, PacsServer, copy_policies, free_port
+from conftest import POLICIES_DIR, REPO_POLICIES_DIR, Pacs, PacsServer, copy_policies, free_port
 
 
 def test_policy_check_accepts_the_shipped_policies(pacs_bin: Path):
     """The policies shipped in Policies/ are valid."""
-    result = subprocess.run([str(pacs_bin), "policy", "check", str(POLICIES_DIR)], capture_output=True, text=True)
+    result = subprocess.run([str(pacs_bin), "policy", "check", str(REPO_POLICIES_DIR)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "valid" in result.stdout
 
