@@ -129,5 +129,8 @@ struct Part10ReadingTests {
         #expect(latin1.dataSet.string(.patientName) == "Müller^Jürgen")
         let utf8 = try DicomFile.read(Fixtures.bytes("valid", "utf8_name.dcm"))
         #expect(utf8.dataSet.string(.patientName) == "Wang^XiaoDong=王^小东")
+        // Without a Specific Character Set, ASCII reads as itself and bytes above 0x7F as Latin-1 (not as broken UTF-8).
+        #expect(SpecificCharacterSet.default.decode(Array("DOE^JOHN".utf8)) == "DOE^JOHN")
+        #expect(SpecificCharacterSet.default.decode([0x44, 0xE9, 0x6A, 0xE0]) == "Déjà")
     }
 }

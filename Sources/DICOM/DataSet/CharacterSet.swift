@@ -26,6 +26,8 @@ public enum SpecificCharacterSet: Equatable, Sendable {
         case .utf8:
             return String(decoding: bytes, as: UTF8.self)
         case .default, .latin1:
+            // ASCII, which nearly every value is, reads the same as UTF-8, the encoding Swift decodes fastest.
+            if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
             return String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) }))
         case .latin2:
             return String(data: Data(bytes), encoding: .isoLatin2) ?? SpecificCharacterSet.latin1.decode(bytes)
