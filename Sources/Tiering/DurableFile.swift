@@ -80,12 +80,16 @@ public enum DurableFile {
     public static func renameCreatingFolder(_ source: URL, to destination: URL) throws {
         if Glibc.rename(source.path, destination.path) == 0 { return }
         guard errno == ENOENT else { throw StoreError.from(errno: errno, path: destination.path, operation: "rename to") }
-        let folder = destination.deletingLastPathComponent()
-        for directory in [folder.deletingLastPathComponent(), folder] where mkdir(directory.path, 0o755) != 0 && errno != EEXIST {
-            throw StoreError.from(errno: errno, path: directory.path, operation: "mkdir")
-        }
+        try makeFolderUnsynced(destination.deletingLastPathComponent())
         guard Glibc.rename(source.path, destination.path) == 0 else {
             throw StoreError.from(errno: errno, path: destination.path, operation: "rename to")
+        }
+    }
+
+    /// Creates `folder` (and its parent) when missing, without flushing: the caller's flush covers them.
+    public static func makeFolderUnsynced(_ folder: URL) throws {
+        for directory in [folder.deletingLastPathComponent(), folder] where mkdir(directory.path, 0o755) != 0 && errno != EEXIST {
+            throw StoreError.from(errno: errno, path: directory.path, operation: "mkdir")
         }
     }
 

@@ -65,6 +65,12 @@ public struct TierDirectory: Sendable {
         return StagedFile(stagingURL: staging, relativePath: relativePath, size: size, sha256: sha256)
     }
 
+    /// Creates the folder `relativePath` will be renamed into, without flushing it (the flush that makes a staged
+    /// file durable makes the folder so too).
+    public func makeFolder(for relativePath: String) throws {
+        try DurableFile.makeFolderUnsynced(url(for: relativePath).deletingLastPathComponent())
+    }
+
     /// Writes `header` then `bytes` to the session's staging folder without flushing (see `flush`). `sha256` tells
     /// their hash when the caller has it (or someone is taking it); it is asked once the bytes are written, while
     /// the device writes them back.

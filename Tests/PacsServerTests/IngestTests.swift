@@ -151,6 +151,26 @@ struct IngestTests {
         #expect(throws: StoreError.self) { try store.read(original) }
     }
 
+    @Test("an image whose folder cannot be made is refused before it is acknowledged, and nothing of it is kept")
+    func folderFailureIsRefusedBeforeTheAnswer() throws {
+        let store = try Repository.openStore()
+        let service = try store.ingestService()
+        let file = try DicomFile.read(try Repository.fixture("ct_explicit_le.dcm"))
+        let attributes = try IndexedAttributes(file.dataSet)
+        let path = TierDirectory.placement(study: attributes.studyInstanceUID, instance: attributes.sopInstanceUID,
+                                           variant: IngestService.originalVariant)
+        // The study's first-level folder is a file: its study folder cannot be made (as on a disk that refuses it).
+        let blocker = store.fast.url(for: String(path.split(separator: "/")[0]))
+        try FileManager.default.removeItem(at: blocker)
+        #expect(FileManager.default.createFile(atPath: blocker.path, contents: Data()))
+        var answer: Result<IngestOutcome, IngestError>?
+        service.ingest(dataSet: try file.dataSet.encoded(syntax: .explicitVRLittleEndian), syntax: .explicitVRLittleEndian) { answer = $0 }
+        guard case .failure(.storage) = try #require(answer) else { Issue.record("expected a storage failure, got \(String(describing: answer))"); return }
+        #expect(try store.index.original(sopInstanceUID: attributes.sopInstanceUID) == nil)
+        // No staged file is left behind (only the session's hidden lock).
+        #expect(try FileManager.default.contentsOfDirectory(atPath: try store.staging.folder.path).filter { !$0.hasPrefix(".") }.isEmpty)
+    }
+
     private func uid(_ bytes: [UInt8]) throws -> String {
         try DicomFile.read(bytes).dataSet.string(.sopInstanceUID)!
     }

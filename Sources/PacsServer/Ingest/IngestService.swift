@@ -244,6 +244,9 @@ public final class IngestService: Sendable {
 
     private func stage(_ prepared: Prepared, as path: String) throws(IngestError) -> StagedFile {
         do {
+            // Its folder first, flushed with it: the rename after the acknowledgement then needs no new folder, which
+            // a full disk could refuse when the sender has been told the image is stored.
+            try fast.makeFolder(for: path)
             return try fast.stageUnsynced(prepared.bytes, after: prepared.header, sha256: prepared.sha256, as: path, in: staging)
         } catch let error as StoreError {
             throw .storage(error)
