@@ -80,8 +80,9 @@ public final class DataStore: Sendable {
         while true {
             do {
                 return try fromEitherTierNow(file, read)
-            } catch StoreError.missing(let path) {
-                guard fast.isBeingPublished(file.path), Date() < deadline else { throw StoreError.missing(path: path) }
+            } catch StoreError.missing {
+                // Not being renamed (any more): one last read settles it, as the rename may have landed just now.
+                guard fast.isBeingPublished(file.path), Date() < deadline else { return try fromEitherTierNow(file, read) }
                 Thread.sleep(forTimeInterval: 0.001)
             }
         }

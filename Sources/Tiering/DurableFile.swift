@@ -86,8 +86,11 @@ public enum DurableFile {
         }
     }
 
-    /// Creates `folder` (and its parent) when missing, without flushing: the caller's flush covers them.
+    /// Creates `folder` (and its parent) when missing, without flushing: the caller's flush covers them. One
+    /// `mkdir` when the parent exists, as it nearly always does (it is made only when that one fails).
     public static func makeFolderUnsynced(_ folder: URL) throws {
+        if mkdir(folder.path, 0o755) == 0 || errno == EEXIST { return }
+        guard errno == ENOENT else { throw StoreError.from(errno: errno, path: folder.path, operation: "mkdir") }
         for directory in [folder.deletingLastPathComponent(), folder] where mkdir(directory.path, 0o755) != 0 && errno != EEXIST {
             throw StoreError.from(errno: errno, path: directory.path, operation: "mkdir")
         }

@@ -105,20 +105,20 @@ public struct TierDirectory: Sendable {
     /// Renames flushed staged files into place, then one flush makes the names durable.
     public func place(_ staged: [StagedFile]) throws {
         guard !staged.isEmpty else { return }
-        // New fan-out folders need no flush each: the flush after the renames makes them durable with the names.
+        // New folders need no flush each: the flush after the renames makes them durable with the names.
         for file in staged { try renameFlushed(file) }
         try DurableFile.syncFileSystem(root)
     }
 
-    /// Renames a flushed staged file into place, creating fan-out folders as needed; its pages may then leave
-    /// the cache (`DurableFile.dropCached`).
+    /// Renames a flushed staged file into place, creating its folder when missing; its pages may then leave the
+    /// cache (`DurableFile.dropCached`).
     private func renameFlushed(_ staged: StagedFile) throws {
         let destination = url(for: staged.relativePath)
         try DurableFile.renameCreatingFolder(staged.stagingURL, to: destination)
         DurableFile.dropCached(destination)
     }
 
-    /// Renames a staged file to its place (creating fan-out folders as needed), durably.
+    /// Renames a staged file to its place (creating its folder when missing), durably.
     /// With `durably` false the new name is not flushed: for a file whose index row is committed, a crash that
     /// loses the rename leaves it staged, and recovery renames it again (IngestRecovery).
     public func publish(_ staged: StagedFile, durably: Bool = true) throws {
