@@ -83,10 +83,12 @@ let package = Package(
         ]),
 
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], path: "Tests/DICOMTests"),
-        .testTarget(name: "DIMSETests", dependencies: ["DIMSE", "DICOM"], path: "Tests/DIMSETests"),
+        .testTarget(name: "DIMSETests", dependencies: ["DIMSE", "DICOM", .product(name: "NIOCore", package: "swift-nio"),
+                                                     .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/DIMSETests"),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DICOM"], path: "Tests/CodecsTests"),
         .testTarget(name: "TieringTests", dependencies: ["Tiering"], path: "Tests/TieringTests"),
-        .testTarget(name: "PacsServerTests", dependencies: ["PacsServer", "DICOM", "Tiering", .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/PacsServerTests"),
+        .testTarget(name: "PacsServerTests", dependencies: ["PacsServer", "DICOM", "Tiering", .product(name: "GRDB", package: "GRDB.swift"),
+                                                          .product(name: "NIOCore", package: "swift-nio")], path: "Tests/PacsServerTests"),
         .testTarget(name: "WorkstationTests", dependencies: ["Workstation"], path: "Tests/WorkstationTests"),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,7 @@
 import DICOM
 @testable import DIMSE
 import NIOCore
+import NIOEmbedded
 import Testing
 
 @Suite("Upper-layer PDUs: encoding, decoding, refusal of malformed input")
@@ -24,19 +25,64 @@ struct PDUTests {
         #expect(try roundTrip(.associateRequest(request)) == .associateRequest(request))
     }
 
+    /// What the decoder delivers for `bytes` arriving in reads of `read` bytes (the whole at once by default).
+    private func decoded(_ bytes: ByteBuffer, reads read: Int = .max, limit: Int = 1 << 20) throws -> [PDU] {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(PDUDecoder(maximumLength: limit)))
+        var bytes = bytes
+        while bytes.readableBytes > 0 {
+            try channel.writeInbound(bytes.readSlice(length: min(read, bytes.readableBytes))!)
+        }
+        var pdus: [PDU] = []
+        while let pdu = try channel.readInbound(as: PDU.self) { pdus.append(pdu) }
+        return pdus
+    }
+
+    private func encoded(_ pdus: PDU...) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        for pdu in pdus { pdu.write(to: &buffer) }
+        return buffer
+    }
+
     @Test("P-DATA-TF with several PDVs, A-RELEASE, A-ABORT and A-ASSOCIATE-RJ round-trip")
     func others() throws {
-        let data = PDU.data([PDV(contextID: 1, isCommand: true, isLast: true, data: [1, 2, 3]),
-                             PDV(contextID: 1, isCommand: false, isLast: false, data: Array(repeating: 7, count: 1000))])
-        for pdu in [data, .releaseRequest, .releaseResponse, .abort(.invalidParameter), .associateReject(.callingAENotRecognized)] {
+        let command = PDV(contextID: 1, isCommand: true, isLast: true, data: ByteBuffer(bytes: [1, 2, 3]))
+        let data = PDV(contextID: 1, isCommand: false, isLast: false, data: ByteBuffer(repeating: 7, count: 1000))
+        #expect(try decoded(encoded(.data([command, data]), .releaseRequest)) == [.data([command]), .data([data]), .releaseRequest])
+        for pdu in [PDU.releaseRequest, .releaseResponse, .abort(.invalidParameter), .associateReject(.callingAENotRecognized)] {
             #expect(try roundTrip(pdu) == pdu)
         }
     }
 
-    @Test("malformed variable fields are errors: PDV length past the end, truncated items")
+    @Test("a P-DATA-TF's PDVs leave in pieces as their bytes arrive: joined they are the PDVs sent, and only the piece that ends a last PDV says last")
+    func dataArrivesInPieces() throws {
+        let first = PDV(contextID: 3, isCommand: false, isLast: false, data: ByteBuffer(bytes: (0..<5000).map { UInt8(truncatingIfNeeded: $0) }))
+        let last = PDV(contextID: 3, isCommand: false, isLast: true, data: ByteBuffer(bytes: (0..<3000).map { UInt8(truncatingIfNeeded: $0 * 7) }))
+        let empty = PDV(contextID: 5, isCommand: true, isLast: true, data: ByteBuffer())
+        for read in [1, 5, 6, 7, 1000, 4096] {
+            let pieces = try decoded(encoded(.data([first, last]), .data([empty]), .releaseRequest), reads: read)
+            #expect(pieces.last == .releaseRequest)
+            let pdvs = pieces.dropLast().flatMap { pdu -> [PDV] in
+                guard case let .data(pdvs) = pdu else { return [] }
+                return pdvs
+            }
+            #expect(pdvs.count == pieces.count - 1)
+            #expect(pdvs.filter(\.isLast).count == 2)
+            let joined = { (context: UInt8) in pdvs.filter { $0.contextID == context }.reduce(into: ByteBuffer()) { $0.writeImmutableBuffer($1.data) } }
+            #expect(joined(3) == ByteBuffer(bytes: Array(first.data.readableBytesView) + Array(last.data.readableBytesView)))
+            #expect(pdvs.last { $0.contextID == 3 }?.isLast == true)
+            #expect(pdvs.filter { $0.contextID == 3 }.dropLast().allSatisfy { !$0.isLast })
+            #expect(pdvs.last == empty)
+        }
+    }
+
+    @Test("malformed variable fields are errors: PDV length past the end, an item header cut by the PDU's end, truncated items, a PDU over the limit")
     func malformed() {
-        var pdv = ByteBuffer(bytes: [0, 0, 0x10, 0, 1, 3, 9])  // PDV claims 4096 bytes
-        #expect(throws: PDUError.self) { try PDU.parse(type: 0x04, body: &pdv) }
+        // A P-DATA-TF of 7 bytes whose PDV claims 4096, then one of 3 bytes (no room for an item header).
+        #expect(throws: PDUError.self) { try decoded(ByteBuffer(bytes: [4, 0, 0, 0, 0, 7, 0, 0, 0x10, 0, 1, 3, 9])) }
+        #expect(throws: PDUError.self) { try decoded(ByteBuffer(bytes: [4, 0, 0, 0, 0, 3, 1, 2, 3])) }
+        #expect(throws: PDUError.tooLong(type: 4, length: 4096, limit: 1024)) {
+            try decoded(ByteBuffer(bytes: [4, 0, 0, 0, 0x10, 0]), limit: 1024)
+        }
         var request = ByteBuffer(bytes: [0, 1, 0, 0] + Array(repeating: 0x41, count: 32) + Array(repeating: 0, count: 32) + [0x20, 0, 0x40, 0])
         #expect(throws: PDUError.self) { try PDU.parse(type: 0x01, body: &request) }
         var unknown = ByteBuffer()
@@ -51,12 +97,12 @@ struct PDUTests {
         command.set(.affectedSOPClassUID, .UI, "1.2.840.10008.1.1")
         let encoded = try DIMSEMessage(contextID: 1, command: command).encodedCommand()
         var assembler = MessageAssembler()
-        #expect(try assembler.add(PDV(contextID: 1, isCommand: true, isLast: false, data: Array(encoded.prefix(10))), accepted: { $0 == 1 }) == nil)
-        let message = try #require(try assembler.add(PDV(contextID: 1, isCommand: true, isLast: true, data: Array(encoded.dropFirst(10))), accepted: { $0 == 1 }))
+        #expect(try assembler.add(PDV(contextID: 1, isCommand: true, isLast: false, data: ByteBuffer(bytes: encoded.prefix(10))), accepted: { $0 == 1 }) == nil)
+        let message = try #require(try assembler.add(PDV(contextID: 1, isCommand: true, isLast: true, data: ByteBuffer(bytes: encoded.dropFirst(10))), accepted: { $0 == 1 }))
         #expect(message.commandField == .cEchoRequest)
         #expect(message.messageID == 7)
         #expect(throws: PDUError.self) {
-            try assembler.add(PDV(contextID: 5, isCommand: true, isLast: true, data: encoded), accepted: { $0 == 1 })
+            try assembler.add(PDV(contextID: 5, isCommand: true, isLast: true, data: ByteBuffer(bytes: encoded)), accepted: { $0 == 1 })
         }
     }
 }

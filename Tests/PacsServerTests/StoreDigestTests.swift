@@ -1,5 +1,6 @@
 import DICOM
 import Foundation
+import NIOCore
 import Testing
 import Tiering
 @testable import PacsServer
@@ -23,7 +24,7 @@ struct StoreDigestTests {
         for count in [1, 4, 20] {  // 128 KB, 512 KB, 2.5 MB
             let digest = try #require(StoreDigest(command: command("1.2.3.\(count)"), syntax: .explicitVRLittleEndian, sourceAE: "MODALITY"))
             let parts = fragments(count)
-            parts.forEach(digest.received)
+            parts.forEach { digest.received(ByteBuffer(bytes: $0)) }
             digest.completed()
             #expect(digest.finalize() == SHA256.hash(digest.header + parts.flatMap { $0 }))
         }
@@ -33,7 +34,7 @@ struct StoreDigestTests {
     func secondCallerWaits() async throws {
         let digest = try #require(StoreDigest(command: command("1.2.3.9"), syntax: .explicitVRLittleEndian, sourceAE: "MODALITY"))
         let parts = fragments(8)
-        parts.forEach(digest.received)
+        parts.forEach { digest.received(ByteBuffer(bytes: $0)) }
         async let eventLoop: Void = Task.detached { digest.completed() }.value
         let asked = await Task.detached { digest.finalize() }.value
         await eventLoop

@@ -67,10 +67,12 @@ public final class Association: @unchecked Sendable {
         let chunk = peerMaximumLength == 0 ? 1 << 20 : max(64, peerMaximumLength - 6)
         var pdus: [PDU] = []
         func fragments(_ bytes: [UInt8], command: Bool) {
+            let buffer = ByteBuffer(bytes: bytes)
             var start = 0
             repeat {
                 let end = min(bytes.count, start + chunk)
-                pdus.append(.data([PDV(contextID: message.contextID, isCommand: command, isLast: end == bytes.count, data: Array(bytes[start..<end]))]))
+                pdus.append(.data([PDV(contextID: message.contextID, isCommand: command, isLast: end == bytes.count,
+                                       data: buffer.getSlice(at: start, length: end - start)!)]))
                 start = end
             } while start < bytes.count
         }

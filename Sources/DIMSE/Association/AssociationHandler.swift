@@ -24,7 +24,7 @@ extension DIMSEService {
 /// while the service reads and stages it).
 public protocol DataSetObserver: AnyObject, Sendable {
     /// One fragment, in order, on the event loop: keep it short, the rest of the dataset is arriving.
-    func received(_ fragment: [UInt8])
+    func received(_ fragment: ByteBuffer)
     /// On the event loop, right after the whole message went to the service: work on the dataset done here runs
     /// alongside the service, while the peer waits for the answer.
     func completed()

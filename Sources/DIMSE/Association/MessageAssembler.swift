@@ -1,12 +1,14 @@
 import DICOM
+import NIOCore
 
 /// Joins PDV fragments into DIMSE messages: a command (fragments until the last), then, when the command
 /// says so, its dataset on the same presentation context.
 struct MessageAssembler {
     private var command: [UInt8] = []
     private var pending: (contextID: UInt8, command: DataSet, observer: DataSetObserver?)?
-    /// The dataset's fragments so far, joined once when the last arrives (one copy, no regrowing).
-    private var fragments: [[UInt8]] = []
+    /// The dataset's fragments so far (views of the received buffers), joined once when the last arrives: the one
+    /// copy a dataset's bytes make between the socket and the service.
+    private var fragments: [ByteBuffer] = []
 
     /// Adds one PDV; returns a message when it completes one. `observer` is asked (with the context ID) for a command
     /// whose dataset follows.
@@ -14,7 +16,7 @@ struct MessageAssembler {
         guard accepted(pdv.contextID) else { throw PDUError.malformed("PDV on presentation context \(pdv.contextID), which was not accepted") }
         if pdv.isCommand {
             guard pending == nil else { throw PDUError.malformed("a command fragment arrived where a dataset was expected") }
-            command += pdv.data
+            command += pdv.data.readableBytesView
             guard pdv.isLast else { return nil }
             defer { command = [] }
             let parsed: DataSet
@@ -39,12 +41,9 @@ struct MessageAssembler {
             fragments = []
             pending = nil
         }
-        var dataSet = fragments[0]
-        if fragments.count > 1 {
-            dataSet = []
-            dataSet.reserveCapacity(fragments.reduce(0) { $0 + $1.count })
-            for fragment in fragments { dataSet += fragment }
-        }
+        var dataSet: [UInt8] = []
+        dataSet.reserveCapacity(fragments.reduce(0) { $0 + $1.readableBytes })
+        for fragment in fragments { fragment.withUnsafeReadableBytes { dataSet.append(contentsOf: $0) } }
         var message = DIMSEMessage(contextID: contextID, command: parsed, dataSet: dataSet)
         message.observer = observer
         return message

@@ -6,7 +6,7 @@ import NIOCore
 extension PDU {
     static let headerLength = 6
 
-    /// Parses the variable field of a PDU of `type`.
+    /// Parses the variable field of a PDU of `type`, any but P-DATA-TF (`PDUDecoder` reads that as it arrives).
     static func parse(type: UInt8, body: inout ByteBuffer) throws -> PDU {
         switch type {
         case 0x01: return .associateRequest(try parseAssociateRequest(&body))
@@ -15,18 +15,6 @@ extension PDU {
             try body.skip(1)
             let result = try body.byte(), source = try body.byte(), reason = try body.byte()
             return .associateReject(AssociateReject(permanent: result == 1, source: source, reason: reason))
-        case 0x04:
-            var pdvs: [PDV] = []
-            while body.readableBytes > 0 {
-                let length = Int(try body.uint32())
-                guard length >= 2, length <= body.readableBytes else {
-                    throw PDUError.malformed("PDV length \(length) with \(body.readableBytes) bytes left")
-                }
-                let contextID = try body.byte(), header = try body.byte()
-                let data = body.readBytes(length: length - 2)!
-                pdvs.append(PDV(contextID: contextID, isCommand: header & 1 == 1, isLast: header & 2 == 2, data: data))
-            }
-            return .data(pdvs)
         case 0x05: return .releaseRequest
         case 0x06: return .releaseResponse
         case 0x07:
@@ -156,10 +144,10 @@ extension PDU {
             out.writeBytes([0, reject.permanent ? 1 : 2, reject.source, reject.reason])
         case let .data(pdvs):
             for pdv in pdvs {
-                out.writeInteger(UInt32(pdv.data.count + 2))
+                out.writeInteger(UInt32(pdv.data.readableBytes + 2))
                 out.writeInteger(pdv.contextID)
                 out.writeInteger(UInt8((pdv.isCommand ? 1 : 0) | (pdv.isLast ? 2 : 0)))
-                out.writeBytes(pdv.data)
+                out.writeImmutableBuffer(pdv.data)
             }
         case .releaseRequest, .releaseResponse:
             out.writeInteger(UInt32(0))
@@ -259,24 +247,67 @@ extension String {
 }
 
 /// Frames bytes into PDUs, refusing unknown types and lengths beyond the limit before buffering them.
+/// A P-DATA-TF is not held whole: each PDV leaves in pieces, as its bytes arrive, as views of the received buffers
+/// (`.data` with one PDV each), so an image is neither gathered PDU by PDU nor copied out of what the socket read.
 public struct PDUDecoder: ByteToMessageDecoder {
     public typealias InboundOut = PDU
     let maximumLength: Int
+    /// Bytes of the P-DATA-TF being read that have not arrived yet (0 between PDUs).
+    private var dataLeft = 0
+    /// The PDV item being read: its context, its message control header and its bytes still to come.
+    private var item: (contextID: UInt8, control: UInt8, left: Int)?
+    /// PDV item header: item length (4 bytes), presentation context ID, message control header.
+    private static let itemHeaderLength = 6
 
     public init(maximumLength: Int) {
         self.maximumLength = maximumLength
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        if dataLeft > 0 { return try decodeData(context: context, buffer: &buffer) }
         guard buffer.readableBytes >= PDU.headerLength,
               let type = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
               let length = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt32.self) else { return .needMoreData }
         guard (0x01...0x07).contains(type) else { throw PDUError.unknownType(type) }
         guard Int(length) <= maximumLength else { throw PDUError.tooLong(type: type, length: length, limit: maximumLength) }
+        if type == 0x04 {
+            buffer.moveReaderIndex(forwardBy: PDU.headerLength)
+            dataLeft = Int(length)
+            return .continue
+        }
         guard buffer.readableBytes >= PDU.headerLength + Int(length) else { return .needMoreData }
         buffer.moveReaderIndex(forwardBy: PDU.headerLength)
         var body = buffer.readSlice(length: Int(length))!
         context.fireChannelRead(wrapInboundOut(try PDU.parse(type: type, body: &body)))
+        return .continue
+    }
+
+    /// Inside a P-DATA-TF (PS3.8 9.3.5): the next PDV item header, or the next piece of the current item's data.
+    private mutating func decodeData(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        var current: (contextID: UInt8, control: UInt8, left: Int)
+        if let item {
+            current = item
+        } else {
+            guard dataLeft >= Self.itemHeaderLength else { throw PDUError.malformed("P-DATA-TF ends inside a PDV item header") }
+            guard buffer.readableBytes >= Self.itemHeaderLength else { return .needMoreData }
+            let length = Int(buffer.readInteger(as: UInt32.self)!)
+            guard length >= 2, length + 4 <= dataLeft else {
+                throw PDUError.malformed("PDV length \(length) with \(dataLeft - 4) bytes left in the P-DATA-TF")
+            }
+            current = (buffer.readInteger(as: UInt8.self)!, buffer.readInteger(as: UInt8.self)!, length - 2)
+            dataLeft -= Self.itemHeaderLength
+        }
+        let piece = buffer.readSlice(length: min(current.left, buffer.readableBytes))!
+        guard piece.readableBytes > 0 || current.left == 0 else {
+            item = current
+            return .needMoreData
+        }
+        current.left -= piece.readableBytes
+        dataLeft -= piece.readableBytes
+        item = current.left > 0 ? current : nil
+        let pdv = PDV(contextID: current.contextID, isCommand: current.control & 1 == 1,
+                      isLast: current.left == 0 && current.control & 2 == 2, data: piece)
+        context.fireChannelRead(wrapInboundOut(.data([pdv])))
         return .continue
     }
 }

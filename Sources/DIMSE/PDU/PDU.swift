@@ -1,3 +1,5 @@
+import NIOCore
+
 /// The protocol data units of the DICOM upper layer (PS3.8 9.3).
 public enum PDU: Equatable, Sendable {
     case associateRequest(AssociateRequest)
@@ -156,14 +158,16 @@ public struct Abort: Equatable, Sendable {
     public static let invalidParameter = Abort(source: 2, reason: 6)
 }
 
-/// One presentation data value: part (or all) of a command or dataset on one presentation context.
+/// One presentation data value: part (or all) of a command or dataset on one presentation context. Received, a PDV
+/// comes in pieces as its bytes arrive (`PDUDecoder`); `isLast` is set on the piece that ends the command or dataset.
 public struct PDV: Equatable, Sendable {
     public var contextID: UInt8
     public var isCommand: Bool
     public var isLast: Bool
-    public var data: [UInt8]
+    /// A view of the bytes as they were received (no copy).
+    public var data: ByteBuffer
 
-    public init(contextID: UInt8, isCommand: Bool, isLast: Bool, data: [UInt8]) {
+    public init(contextID: UInt8, isCommand: Bool, isLast: Bool, data: ByteBuffer) {
         self.contextID = contextID
         self.isCommand = isCommand
         self.isLast = isLast

@@ -1,6 +1,7 @@
 import DICOM
 import DIMSE
 import Foundation
+import NIOCore
 import Tiering
 
 /// The SHA-256 of the file a C-STORE will be stored as. The file meta header is built from the command (SOP Class
@@ -16,7 +17,7 @@ final class StoreDigest: DataSetObserver, @unchecked Sendable {
     /// Guards everything below.
     private let condition = NSCondition()
     private var hasher: SHA256?
-    private var unhashed: [[UInt8]] = []
+    private var unhashed: [ByteBuffer] = []
     private var unhashedBytes = 0
     private var hashing = false
     private var digest: String?
@@ -32,14 +33,14 @@ final class StoreDigest: DataSetObserver, @unchecked Sendable {
         hasher?.update(header)
     }
 
-    func received(_ fragment: [UInt8]) {
+    func received(_ fragment: ByteBuffer) {
         condition.withLock {
             unhashed.append(fragment)
-            unhashedBytes += fragment.count
+            unhashedBytes += fragment.readableBytes
             while unhashedBytes > Self.unhashedLimit, !unhashed.isEmpty {
                 let first = unhashed.removeFirst()
-                unhashedBytes -= first.count
-                hasher?.update(first)
+                unhashedBytes -= first.readableBytes
+                first.withUnsafeReadableBytes { hasher?.update($0) }
             }
         }
     }
@@ -62,7 +63,7 @@ final class StoreDigest: DataSetObserver, @unchecked Sendable {
         let parts = unhashed
         unhashed = []
         condition.unlock()
-        for part in parts { hasher.update(part) }
+        for part in parts { part.withUnsafeReadableBytes { hasher.update($0) } }
         let value = hasher.finalize()
         condition.withLock {
             digest = value
