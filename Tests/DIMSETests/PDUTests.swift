@@ -105,4 +105,32 @@ struct PDUTests {
             try assembler.add(PDV(contextID: 5, isCommand: true, isLast: true, data: ByteBuffer(bytes: encoded)), accepted: { $0 == 1 })
         }
     }
+
+    /// Sees a dataset's fragments as the assembler hands them on.
+    private final class Fragments: DataSetObserver, @unchecked Sendable {
+        var seen: [ByteBuffer] = []
+        func received(_ fragment: ByteBuffer) { seen.append(fragment) }
+    }
+
+    @Test("a dataset arriving in small pieces of large read buffers is joined whole, and no piece keeps a mostly empty buffer alive")
+    func smallPiecesAreCompacted() throws {
+        var command = DataSet()
+        command.set(.commandField, uint16: CommandField.cStoreRequest.rawValue)
+        command.set(.messageID, uint16: 3)
+        let encoded = try DIMSEMessage(contextID: 1, command: command, dataSet: [0]).encodedCommand()  // says a dataset follows
+        let fragments = Fragments()
+        var assembler = MessageAssembler()
+        #expect(try assembler.add(PDV(contextID: 1, isCommand: true, isLast: true, data: ByteBuffer(bytes: encoded)), accepted: { $0 == 1 },
+                                  observer: { _, _ in fragments }) == nil)
+        var read = ByteBufferAllocator().buffer(capacity: 65536)  // what a socket read of 1460 bytes may land in
+        read.writeBytes((0..<1460).map { UInt8(truncatingIfNeeded: $0) })
+        let whole = read.getSlice(at: 0, length: 1460)!
+        var message: DIMSEMessage?
+        for index in 0..<10 {
+            message = try assembler.add(PDV(contextID: 1, isCommand: false, isLast: index == 9, data: whole), accepted: { $0 == 1 })
+        }
+        #expect(message?.dataSet == Array(repeating: Array(whole.readableBytesView), count: 10).flatMap { $0 })
+        #expect(fragments.seen.count == 10)
+        #expect(fragments.seen.allSatisfy { $0.storageCapacity < 2 * 1460 })
+    }
 }

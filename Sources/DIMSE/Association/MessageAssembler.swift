@@ -34,8 +34,11 @@ struct MessageAssembler {
         guard let (contextID, parsed, observer) = pending, contextID == pdv.contextID else {
             throw PDUError.malformed("a dataset fragment arrived without its command")
         }
-        fragments.append(pdv.data)
-        observer?.received(pdv.data)
+        // A piece that fills less than half the buffer the socket read it into is copied out: a slow sender's many
+        // small reads must not keep many mostly empty buffers alive while a large dataset arrives.
+        let fragment = pdv.data.readableBytes * 2 >= pdv.data.storageCapacity ? pdv.data : ByteBuffer(bytes: pdv.data.readableBytesView)
+        fragments.append(fragment)
+        observer?.received(fragment)
         guard pdv.isLast else { return nil }
         defer {
             fragments = []
