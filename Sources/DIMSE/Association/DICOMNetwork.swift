@@ -61,7 +61,8 @@ public enum DICOMNetwork {
 /// Acknowledges what was read at once (TCP_QUICKACK after a read), so a peer whose Nagle algorithm holds its next
 /// small write until our ACK is never left waiting for a delayed ACK (~40 ms a message).
 /// Only small reads need it: the kernel acknowledges a read of more than one full segment itself (a segment is at
-/// most 64 KB, the loopback's), and the option's system call and the extra ACKs it brings cost ~5% of a C-STORE.
+/// most 64 KB, the loopback's). Leaving the option out after large reads saves a system call and extra ACKs
+/// (four associations of CT C-STOREs: ~2% faster).
 final class QuickAcknowledgement: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
 
