@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PacsServer
+import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -49,9 +50,10 @@ struct Serve: AsyncParsableCommand {
         let tieringTask = tiering.start()
         let http = try HTTPService.application(store: store, ingest: ingest, policies: policies, tiering: tiering, events: events, host: host,
                                                port: httpPort ?? network.httpPort, logger: Logger(label: "strata.http"))
+        let httpGroup = ServiceGroup(configuration: .init(services: [http], logger: Logger(label: "strata.http")))
         let httpServer = Task {
             do {
-                try await http.run()
+                try await httpGroup.run()
             } catch {
                 // The HTTP side cannot serve (its port taken, a TLS file unreadable): say so and stop, never hang.
                 logger.critical("HTTP service failed: \(error)")
@@ -63,14 +65,27 @@ struct Serve: AsyncParsableCommand {
         await waitForTermination()
         logger.info("stopping: no new associations; finishing the work in hand")
         try? await listener.close()
-        httpServer.cancel()
+        // HTTP takes no new requests and finishes those under way (event streams end first); after 10 s it is cut.
+        events.close()
+        await httpGroup.triggerGracefulShutdown()
         watcher.cancel()
         tieringTask.cancel()
         derivation.stop()
         // Requests already received are answered (their responses follow their durable storage) before the loops stop.
         await service.drain()
+        await Self.finish(httpServer, within: .seconds(10))
         try? await group.shutdownGracefully()
         logger.info("stopped")
+    }
+
+    /// Waits for `task`; one still running after `limit` is cancelled first.
+    private static func finish(_ task: Task<Void, Never>, within limit: Duration) async {
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            task.cancel()
+        }
+        await task.value
+        timer.cancel()
     }
 
     /// Returns on SIGTERM or SIGINT.

@@ -725,6 +725,33 @@ def test_watch_pulls_a_study_announced_after_a_status_change(site: Site, work: P
         assert entry is not None and entry["level"] == 0 and (entry["width"], entry["height"]) == (64, 64), f"{sop}: {entry}"
 
 
+def test_stopping_the_server_ends_an_event_stream_cleanly_and_logs_no_error(pacs_bin: Path, tmp_path: Path):
+    """SIGTERM while a workstation watches: its event stream ends as a finished response (not a cut connection),
+    the server exits 0 within seconds, and its log has no error line."""
+    pacs, passwords = pacs_with_users(pacs_bin, tmp_path, {"reader": "reading"})
+    http_port = free_port()
+    server = PacsServer(pacs, "--http-port", http_port, "--dicom-port", free_port(), log=tmp_path / "serve.log").start(HTTP_READY_LINE)
+    try:
+        response = requests.get(f"http://{HOST}:{http_port}/api/v1/events", auth=("reader", passwords["reader"]),
+                                stream=True, timeout=30)
+        assert response.status_code == 200, response.text[:300]
+        chunks = response.iter_content(chunk_size=None)
+        assert b"connected" in next(chunks)
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        # A connection cut before the chunked body's end raises here (requests' ChunkedEncodingError).
+        assert b"".join(chunks) == b""
+        code = server.process.wait(30)
+        elapsed = time.monotonic() - started
+    finally:
+        server.kill()
+    log = server.log_text()
+    assert code == 0, f"pacs serve exited {code}:\n{log[-3000:]}"
+    assert elapsed < 8, f"the stop took {elapsed:.1f} s:\n{log[-3000:]}"
+    errors = [line for line in log.splitlines() if " error " in line or " critical " in line]
+    assert not errors, "\n".join(errors)
+
+
 # --------------------------------------------------------------------------
 # settings
 # --------------------------------------------------------------------------

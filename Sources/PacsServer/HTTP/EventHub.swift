@@ -15,6 +15,8 @@ public final class EventHub: Sendable {
     private let state = Mutex<State>(State())
     private struct State {
         var listeners: [UUID: AsyncStream<Announcement>.Continuation] = [:]
+        /// Set when the server stops: streams end, and one opened later ends at once.
+        var closed = false
         var pendingInstances: Set<String> = []
         var pendingStudies: [String: String] = [:]
         var flushScheduled = false
@@ -73,11 +75,23 @@ public final class EventHub: Sendable {
         }
     }
 
+    /// Ends every event stream (each response finishes cleanly), so that a stopping server's HTTP side has only
+    /// requests that end left to finish.
+    public func close() {
+        let listeners = state.withLock { state in
+            state.closed = true
+            return Array(state.listeners.values)
+        }
+        listeners.forEach { $0.finish() }
+    }
+
     /// The event stream for one user: each announced study they may now fetch something of, with what.
     func stream(for user: UsersPolicy.User, policies: PolicyStore) -> Response {
         let id = UUID()
         let (announcements, continuation) = AsyncStream.makeStream(of: Announcement.self)
-        state.withLock { $0.listeners[id] = continuation }
+        state.withLock { state in
+            if state.closed { continuation.finish() } else { state.listeners[id] = continuation }
+        }
         let store = self.store
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
