@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// The folder of one storage tier. Stored files sit under hashed folders named from UIDs, never
-/// from patient data; new files are staged (written and fsynced) under `.incoming/` first and renamed into
+/// from patient data; new files are staged (written and flushed) under `.incoming/` first and renamed into
 /// place once the index has recorded them, so a crash leaves either nothing or a complete file.
 public struct TierDirectory: Sendable {
     public let name: String
