@@ -45,10 +45,12 @@ let package = Package(
         // Linux calls glibc hides behind _GNU_SOURCE (syncfs, copy_file_range), for the tier mover.
         .target(name: "CFileSystem"),
         .target(name: "CMemory"),
+        // posix_spawn with pipes, for the codec worker processes.
+        .target(name: "CProcess"),
         .target(name: "Tiering", dependencies: ["CCrypto", "CFileSystem"]),
         // Ingest, index, policies and the services of `pacs`.
         .target(name: "PacsServer", dependencies: [
-            "DICOM", "DIMSE", "Codecs", "Tiering", "CCrypto",
+            "DICOM", "DIMSE", "Codecs", "Tiering", "CCrypto", "CProcess",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),

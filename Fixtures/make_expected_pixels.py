@@ -10,7 +10,7 @@ little-endian cells (uint8 / '<u2' / '<i2' by BitsAllocated and Pixel
 Representation), colour interleaved (R G B R G B ...), frames one after another.
 pydicom converts the JPEG baseline fixture's YBR_FULL_422 to RGB.
 
-Requirements (pip): pydicom==3.0.2 numpy pylibjpeg pylibjpeg-libjpeg pillow
+Requirements (pip): pydicom==3.0.2 numpy pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pyjpegls pillow
 (the same as make_fixtures.py). The tests compare their own decoders' output
 with these bytes: exactly for lossless syntaxes, within 3 for JPEG baseline
 (pydicom decodes it with pylibjpeg-libjpeg, whose chroma upsampling and
@@ -34,6 +34,8 @@ SOURCES = [
     "xc_jpeg_baseline.dcm",
     "ct_explicit_le.dcm",  # the source of ct_jpeg_lossless_sv1.dcm
     "us_rgb_explicit_le.dcm",  # the source of us_rgb_jpeg_lossless_sv7.dcm
+    "ct_jpegls.dcm",
+    "ct_j2k.dcm",
 ]
 
 

@@ -118,8 +118,15 @@ public final class DataStore: Sendable {
     }
 
     /// An ingest service writing through this process's staging folder; `onStored` runs after each new instance.
-    public func ingestService(onStored: (@Sendable () -> Void)? = nil) throws -> IngestService {
-        IngestService(index: index, fast: fast, staging: try staging, read: { [self] in try read($0) }, onStored: onStored)
+    /// `codecs` compares a re-sent instance with the stored one.
+    public func ingestService(codecs: CodecRunner, onStored: (@Sendable () -> Void)? = nil) throws -> IngestService {
+        IngestService(index: index, fast: fast, staging: try staging, read: { [self] in try read($0) }, codecs: codecs,
+                      conflicts: conflicts, onStored: onStored)
+    }
+
+    /// Objects held aside because they conflict with a stored instance.
+    public var conflicts: ConflictHold {
+        ConflictHold(folder: folder.appendingPathComponent("conflicts"), index: index)
     }
 }
 

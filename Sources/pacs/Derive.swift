@@ -20,17 +20,19 @@ struct Derive: ParsableCommand {
             let queued = try store.index.requeueDerivations(matching: query, now: Date().timeIntervalSince1970)
             Output.line("queued \(queued) instances")
         }
-        try Self.drain(store, policies, quietWhenIdle: false)
+        let codecs = CodecWorkerPool(launch: .current, size: ProcessInfo.processInfo.activeProcessorCount)
+        defer { codecs.shutdown() }
+        try Self.drain(store, policies, codecs: codecs, quietWhenIdle: false)
     }
 
     /// Works the queue to the end with every core, with a progress line on a terminal.
-    static func drain(_ store: DataStore, _ policies: PolicyStore, quietWhenIdle: Bool = true) throws {
+    static func drain(_ store: DataStore, _ policies: PolicyStore, codecs: CodecWorkerPool, quietWhenIdle: Bool = true) throws {
         let counts = try store.index.derivationCounts()
         let total = counts.pending + counts.running
         if total == 0, quietWhenIdle { return }
         let progress = ProgressBar(total: total, unit: "images")
         let done = Counter()
-        try DerivationService(store: store, policy: { policies.current.compression }).drain {
+        try DerivationService(store: store, policy: { policies.current.compression }, codecs: codecs).drain {
             progress.update(done: done.increment(), bytes: 0)
         }
         progress.finish()

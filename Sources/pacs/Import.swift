@@ -25,9 +25,14 @@ struct Import: ParsableCommand {
         for case let .failed(path, reason) in problems { Output.line("failed: \(path): \(reason)") }
         let progress = ProgressBar(total: files.count)
         let verbose = self.verbose
-        var totals = Importer(service: try store.ingestService()).run(files) { event, totals in
+        // Codec work (a re-sent instance compared with the stored one, then the versions) runs in worker processes.
+        let codecs = CodecWorkerPool(launch: .current, size: ProcessInfo.processInfo.activeProcessorCount)
+        defer { codecs.shutdown() }
+        var totals = Importer(service: try store.ingestService(codecs: codecs)).run(files) { event, totals in
             switch event {
-            case let .imported(path, uid): if verbose { Output.line("imported: \(path) \(uid)") }
+            case let .imported(path, uid, supplied):
+                if verbose { Output.line("imported: \(path) \(uid)") }
+                if !supplied.isEmpty { Output.line("coerced: \(path): the file has no \(supplied.joined(separator: " or ")); supplied and recorded") }
             case let .duplicate(path, uid): if verbose { Output.line("duplicate: \(path) \(uid)") }
             case let .failed(path, reason): Output.line("failed: \(path): \(reason)")
             }
@@ -36,7 +41,7 @@ struct Import: ParsableCommand {
         progress.finish()
         totals.failed += problems.count
         Output.line(totals.summary)
-        if !noDerive { try Derive.drain(store, policies) }
+        if !noDerive { try Derive.drain(store, policies, codecs: codecs) }
         if totals.failed > 0 { throw ExitCode(1) }
     }
 }

@@ -33,11 +33,17 @@ struct Serve: AsyncParsableCommand {
         logger.info("store open", metadata: ["data": "\(store.folder.path)", "recovered": "\(recovered.count)"])
 
         let events = EventHub(store: store)
-        let derivation = DerivationService(store: store, policy: { policies.current.compression }, onDerived: { events.instanceDerived($0) })
-        derivation.start()
-        let ingest = try store.ingestService(onStored: { derivation.instanceStored() })
+        let workers = ProcessInfo.processInfo.activeProcessorCount
+        // Derivation's workers run at a lower priority than everything else; on-demand decoding (a retrieval that
+        // needs native pixels, a re-sent instance compared with the stored one) has workers of its own.
+        let derivationCodecs = CodecWorkerPool(launch: .current, size: workers, niceness: 10)
+        let codecs = CodecWorkerPool(launch: .current, size: workers)
+        let derivation = DerivationService(store: store, policy: { policies.current.compression }, codecs: derivationCodecs,
+                                           onDerived: { events.instanceDerived($0) })
+        derivation.start(workers: workers)
+        let ingest = try store.ingestService(codecs: codecs, onStored: { derivation.instanceStored() })
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let service = PacsDIMSEService(store: store, ingest: ingest, policies: policies, group: group, logger: Logger(label: "strata.dimse")) { uid in
+        let service = PacsDIMSEService(store: store, ingest: ingest, codecs: codecs, policies: policies, group: group, logger: Logger(label: "strata.dimse")) { uid in
             try? store.index.prioritizeDerivation(sopInstanceUID: uid)
             derivation.wake()
         }
@@ -48,7 +54,7 @@ struct Serve: AsyncParsableCommand {
         logger.info("DICOM listening on \(host):\(listener.localAddress?.port ?? port) as \(network.aeTitle)")
         let tiering = TieringService(store: store, policies: policies, logger: Logger(label: "strata.tier"))
         let tieringTask = tiering.start()
-        let http = try HTTPService.application(store: store, ingest: ingest, policies: policies, tiering: tiering, events: events, host: host,
+        let http = try HTTPService.application(store: store, ingest: ingest, policies: policies, tiering: tiering, events: events, codecs: codecs, host: host,
                                                port: httpPort ?? network.httpPort, logger: Logger(label: "strata.http"))
         let httpGroup = ServiceGroup(configuration: .init(services: [http], logger: Logger(label: "strata.http")))
         let httpServer = Task {
@@ -71,9 +77,11 @@ struct Serve: AsyncParsableCommand {
         watcher.cancel()
         tieringTask.cancel()
         derivation.stop()
+        derivationCodecs.shutdown()
         // Requests already received are answered (their responses follow their durable storage) before the loops stop.
         await service.drain()
         await Self.finish(httpServer, within: .seconds(10))
+        codecs.shutdown()
         try? await group.shutdownGracefully()
         logger.info("stopped")
     }

@@ -47,6 +47,6 @@ struct Versions: ParsableCommand {
             if let levels = file.frames?.first?.levelSizes { parts.append("\(levels.count) levels (\(levels.map { "\($0[0])x\($0[1])" }.joined(separator: ", ")))") }
             Output.line(parts.joined(separator: "  "))
         }
-        for (name, reason) in listing.missing.sorted(by: { $0.key < $1.key }) { Output.line("\(name) missing: \(reason)") }
+        for (name, reason) in listing.missing.sorted(by: { $0.key < $1.key }) { Output.line("\(name) not made: \(reason)") }
     }
 }

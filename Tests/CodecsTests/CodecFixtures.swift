@@ -16,4 +16,9 @@ enum CodecFixtures {
         let file = try file(name)
         return try PixelFrames(file.dataSet, syntax: file.transferSyntax)
     }
+
+    /// pydicom's pixels of a fixture (`Fixtures/expected`, written by make_expected_pixels.py).
+    static func expected(_ name: String) throws -> [UInt8] {
+        Array(try Data(contentsOf: root.appendingPathComponent("expected").appendingPathComponent(name + ".pixels")))
+    }
 }

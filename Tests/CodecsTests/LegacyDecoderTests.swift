@@ -324,7 +324,7 @@ struct LegacyDecoderTests {
     }
 
     static func expected(_ name: String) throws -> [UInt8] {
-        Array(try Data(contentsOf: CodecFixtures.root.appendingPathComponent("expected").appendingPathComponent(name + ".pixels")))
+        try CodecFixtures.expected(name)
     }
 
     /// A 16x8 grey JPEG baseline image (Pillow, quality 95): left half 100, right half 180.

@@ -10,9 +10,9 @@ struct DerivationTests {
     private func ingest(_ names: [String]) throws -> (DataStore, DerivationService, [String]) {
         let store = try Repository.openStore()
         let policies = try Policies.load(from: Repository.policies).get()
-        let service = try store.ingestService()
+        let service = try store.ingestService(codecs: InProcessCodecs())
         let uids = try names.map { try service.ingest(fileBytes: try Repository.fixture($0)).sopInstanceUID }
-        return (store, DerivationService(store: store, policy: { policies.compression }), uids)
+        return (store, DerivationService(store: store, policy: { policies.compression }, codecs: InProcessCodecs()), uids)
     }
 
     @Test("a CT gets a bit-exact JPEG-LS V1 copy and V2/V3 at the policy's ratios, with their levels indexed")
@@ -82,9 +82,9 @@ struct DerivationTests {
         file.dataSet.set(.sopInstanceUID, .UI, UID.make())
         file.meta.set(.mediaStorageSOPInstanceUID, .UI, file.dataSet.string(.sopInstanceUID)!)
         let store = try Repository.openStore()
-        let uid = try store.ingestService().ingest(fileBytes: try file.encoded()).sopInstanceUID
+        let uid = try store.ingestService(codecs: InProcessCodecs()).ingest(fileBytes: try file.encoded()).sopInstanceUID
         let policies = try Policies.load(from: Repository.policies).get()
-        try DerivationService(store: store, policy: { policies.compression }).drain(workers: 1)
+        try DerivationService(store: store, policy: { policies.compression }, codecs: InProcessCodecs()).drain(workers: 1)
         #expect(try store.index.files(sopInstanceUID: uid).map(\.variant) == ["original"])
         let missing = try store.index.derivation(sopInstanceUID: uid).missing
         #expect(Set(missing.keys) == ["V1", "V2", "V3"])
@@ -96,9 +96,9 @@ struct DerivationTests {
         var policy = try Policies.load(from: Repository.policies).get().compression
         policy.losslessCopy = false
         let store = try Repository.openStore()
-        let uid = try store.ingestService().ingest(fileBytes: try Repository.fixture("mr_explicit_le.dcm")).sopInstanceUID
+        let uid = try store.ingestService(codecs: InProcessCodecs()).ingest(fileBytes: try Repository.fixture("mr_explicit_le.dcm")).sopInstanceUID
         let withoutCopy = policy
-        try DerivationService(store: store, policy: { withoutCopy }).drain(workers: 1)
+        try DerivationService(store: store, policy: { withoutCopy }, codecs: InProcessCodecs()).drain(workers: 1)
         #expect(try store.index.files(sopInstanceUID: uid).map(\.variant).sorted() == ["j2k", "j2k", "original"])
     }
 }

@@ -10,7 +10,7 @@ struct IngestTests {
     @Test("an ingested file is stored byte for byte and indexed at every level")
     func storesAndIndexes() throws {
         let store = try Repository.openStore()
-        let service = try store.ingestService()
+        let service = try store.ingestService(codecs: InProcessCodecs())
         let bytes = try Repository.fixture("ct_explicit_le.dcm")
         let outcome = try service.ingest(fileBytes: bytes)
         guard case let .stored(uid) = outcome else { Issue.record("expected stored, got \(outcome)"); return }
@@ -28,7 +28,7 @@ struct IngestTests {
     @Test("re-sending the same instance is a duplicate; a different object under its UID is a conflict")
     func duplicatesAndConflicts() throws {
         let store = try Repository.openStore()
-        let service = try store.ingestService()
+        let service = try store.ingestService(codecs: InProcessCodecs())
         let bytes = try Repository.fixture("mr_explicit_le.dcm")
         _ = try service.ingest(fileBytes: bytes)
         #expect(try service.ingest(fileBytes: bytes) == .duplicate(sopInstanceUID: try uid(bytes)))
@@ -45,7 +45,7 @@ struct IngestTests {
     @Test("the index knows where each frame and the header lie, for files and for C-STORE datasets alike")
     func frameLayout() throws {
         let store = try Repository.openStore()
-        let service = try store.ingestService()
+        let service = try store.ingestService(codecs: InProcessCodecs())
         let file = try DicomFile.read(try Repository.fixture("mf_deflated.dcm"))
         // As C-STORE delivers it: the dataset alone, in Explicit VR Little Endian.
         let dataSet = try file.dataSet.encoded(syntax: .explicitVRLittleEndian)
@@ -81,7 +81,7 @@ struct IngestTests {
     func bareDataset() throws {
         let store = try Repository.openStore()
         let bytes = try Repository.fixture("no_preamble_implicit.dcm")
-        let outcome = try store.ingestService().ingest(fileBytes: bytes)
+        let outcome = try store.ingestService(codecs: InProcessCodecs()).ingest(fileBytes: bytes)
         let stored = try #require(try store.index.original(sopInstanceUID: outcome.sopInstanceUID))
         let storedBytes = try DurableFile.read(store.fast.url(for: stored.path))
         #expect(Array(storedBytes[128..<132]) == Array("DICM".utf8))
@@ -92,7 +92,7 @@ struct IngestTests {
     func malformed() throws {
         let store = try Repository.openStore()
         let bytes = Array(try Data(contentsOf: Repository.fixtures.appendingPathComponent("malformed/truncated.dcm")))
-        let error = #expect(throws: IngestError.self) { try store.ingestService().ingest(fileBytes: bytes) }
+        let error = #expect(throws: IngestError.self) { try store.ingestService(codecs: InProcessCodecs()).ingest(fileBytes: bytes) }
         #expect(error?.description.contains("byte 1212") == true)
         #expect(try store.index.instances(matching: IndexQuery()).isEmpty)
         #expect(store.fast.storedFiles().isEmpty)
@@ -101,7 +101,7 @@ struct IngestTests {
     @Test("queries: wildcards case-insensitively, date ranges, modality, accession, UID lists")
     func queries() throws {
         let store = try Repository.openStore()
-        let service = try store.ingestService()
+        let service = try store.ingestService(codecs: InProcessCodecs())
         for name in ["ct_implicit_le.dcm", "mr_explicit_le.dcm", "cr_explicit_be.dcm", "latin1_name.dcm", "utf8_name.dcm"] {
             _ = try service.ingest(fileBytes: try Repository.fixture(name))
         }
@@ -154,7 +154,7 @@ struct IngestTests {
     @Test("an image whose folder cannot be made is refused before it is acknowledged, and nothing of it is kept")
     func folderFailureIsRefusedBeforeTheAnswer() throws {
         let store = try Repository.openStore()
-        let service = try store.ingestService()
+        let service = try store.ingestService(codecs: InProcessCodecs())
         let file = try DicomFile.read(try Repository.fixture("ct_explicit_le.dcm"))
         let attributes = try IndexedAttributes(file.dataSet)
         let path = TierDirectory.placement(study: attributes.studyInstanceUID, instance: attributes.sopInstanceUID,

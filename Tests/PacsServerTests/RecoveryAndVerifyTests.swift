@@ -62,7 +62,7 @@ struct RecoveryAndVerifyTests {
     @Test("an ingest indexed but cut off by a power cut before its flush is rolled back, index entry included")
     func forgetsIngestWhoseDataNeverReachedTheDisk() throws {
         let store = try Repository.openStore()
-        let kept = try store.ingestService().ingest(fileBytes: try Repository.fixture("ct_explicit_le.dcm")).sopInstanceUID
+        let kept = try store.ingestService(codecs: InProcessCodecs()).ingest(fileBytes: try Repository.fixture("ct_explicit_le.dcm")).sopInstanceUID
         let uid = try stageLikeACrashedWriter(store, fixture: "mr_explicit_le.dcm", indexed: true, dataLost: true)
         #expect(try store.index.original(sopInstanceUID: uid) != nil)
 
@@ -82,7 +82,7 @@ struct RecoveryAndVerifyTests {
     @Test("verify finds corrupt and orphan files; repair quarantines orphans and never deletes images")
     func verifyFindings() throws {
         let store = try Repository.openStore()
-        let outcome = try store.ingestService().ingest(fileBytes: try Repository.fixture("ct_explicit_le.dcm"))
+        let outcome = try store.ingestService(codecs: InProcessCodecs()).ingest(fileBytes: try Repository.fixture("ct_explicit_le.dcm"))
         let original = try #require(try store.index.original(sopInstanceUID: outcome.sopInstanceUID))
         var bytes = try DurableFile.read(store.fast.url(for: original.path))
         bytes[bytes.count / 2] ^= 0xFF

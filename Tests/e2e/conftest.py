@@ -65,8 +65,15 @@ SUMMARY_LINE = re.compile(r"imported (\d+), duplicate (\d+), failed (\d+)")
 DERIVE_SUMMARY_LINE = re.compile(r"derived versions of (\d+) instances, (\d+) still queued")
 
 JPEG_LS_LOSSLESS = "1.2.840.10008.1.2.4.80"
-JPEG_LS_SYNTAXES = ("1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81")
 JPEG_2000_LOSSY = "1.2.840.10008.1.2.4.91"
+# Lossy-compressed transfer syntaxes: an original in one of them is its own V1 (no lossless copy is made).
+LOSSY_SYNTAXES = {
+    "1.2.840.10008.1.2.4.50": "JPEG Baseline",
+    "1.2.840.10008.1.2.4.51": "JPEG Extended",
+    "1.2.840.10008.1.2.4.81": "JPEG-LS near-lossless",
+    "1.2.840.10008.1.2.4.91": "JPEG 2000",
+    "1.2.840.10008.1.2.4.203": "HTJ2K",
+}
 LOSSY_VERSIONS = ("V2", "V3")
 
 
@@ -321,13 +328,14 @@ class PacsServer:
     stop() sends SIGTERM and returns the exit status.
     """
 
-    def __init__(self, pacs: Pacs, *args, log: Path):
+    def __init__(self, pacs: Pacs, *args, log: Path, env: dict[str, str] | None = None):
         self.pacs, self.args, self.log = pacs, args, log
+        self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen | None = None
 
     def start(self, ready: str, timeout: float = 60) -> "PacsServer":
         with self.log.open("wb") as log:
-            self.process = subprocess.Popen(self.pacs.argv("serve", *self.args), cwd=self.pacs.cwd,
+            self.process = subprocess.Popen(self.pacs.argv("serve", *self.args), cwd=self.pacs.cwd, env=self.env,
                                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while ready not in self.log_text():

@@ -8,7 +8,7 @@ What a user sees:
   metadata is the dataset as DICOM JSON with the pixel data as a BulkDataURI; frames come native or as
   JPEG-LS codestreams, and all of them are the pixels pydicom decodes from the fixture;
 - STOW-RS stores what it is sent (200), is idempotent, reports a conflicting object with failure reason
-  0x0111 (409), a partial success as 202, and refuses referring users (403);
+  0xC010 and is held aside (409), a partial success as 202, and refuses referring users (403);
 - bad requests (malformed bodies, wrong content types, unknown UIDs, path traversal, non-UIDs) get a 4xx,
   store nothing and leave the server answering;
 - every route but /health needs HTTP Basic or a bearer token from POST /auth/token, which expires;
@@ -46,7 +46,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from conftest import (HTTP_READY_LINE, MALFORMED_DIR, VALID_DIR, Pacs, PacsServer, SourceInstance, copy_policies,
                       element_diff, frames_of, free_port, is_standard_part10, media_type_parameters, multipart_body,
-                      multipart_parts, stored_file, valid_sources, version_entry, wildcard_match)
+                      LOSSY_SYNTAXES, multipart_parts, sha256_hex, stored_file, valid_sources, version_entry, wildcard_match)
 
 dicomweb_client = pytest.importorskip("dicomweb_client",
                                       reason="dicomweb-client is missing: pip install dicomweb-client")
@@ -67,7 +67,7 @@ DICOM = 'multipart/related; type="application/dicom"'
 AS_STORED = f"{DICOM}; transfer-syntax=*"
 STOW_BOUNDARY = "strata-test-boundary-7f3a"
 STOW_TYPE = f'{DICOM}; boundary={STOW_BOUNDARY}'
-FAILURE_REASON_CONFLICT = 0x0111
+FAILURE_REASON_CONFLICT = 0xC010  # another object under a stored SOP Instance UID: held aside
 
 SOURCES: tuple[SourceInstance, ...] = valid_sources()
 BY_NAME: dict[str, SourceInstance] = {s.path.name: s for s in SOURCES}
@@ -643,11 +643,16 @@ def test_frames_are_the_native_pixels_in_the_order_asked(web: Web, valid_file: P
 
 def test_jpeg_ls_frames_decode_to_the_same_pixels(web: Web, valid_file: Path):
     """Accept multipart/related; type="image/jls" returns each frame as a JPEG-LS codestream that decodes
-    to the native frame the server returns, and to pydicom's pixels."""
+    to the native frame the server returns, and to pydicom's pixels; a lossy original (which gets no lossless
+    copy: it is its own V1) is answered 406 with the reason."""
     source = source_of(valid_file)
     expected = reference_frames(source)
     numbers = list(range(1, len(expected) + 1))
     client = web.client()
+    if source.transfer_syntax_uid in LOSSY_SYNTAXES:
+        response = web.get(f"{instance_path(source)}/frames/1", headers={"Accept": 'multipart/related; type="image/jls"'})
+        assert response.status_code == 406 and "JPEG-LS" in response.text, f"{response.status_code} {response.text[:300]}"
+        return
 
     codestreams = client.retrieve_instance_frames(source.study_instance_uid, source.series_instance_uid,
                                                   source.sop_instance_uid, numbers, media_types=(("image/jls",),))
@@ -984,9 +989,9 @@ def test_a_second_stow_of_the_same_files_succeeds_and_changes_nothing(stow_web: 
     assert stow_web.pacs.ls("instances") == before
 
 
-def test_a_conflicting_object_fails_with_0111_and_409(stow_web: Web, stowed: requests.Response, tmp_path: Path):
+def test_a_conflicting_object_fails_with_c010_is_held_aside_and_409(stow_web: Web, stowed: requests.Response, tmp_path: Path):
     """An object with a stored SOP Instance UID but other pixels: 409, FailedSOPSequence naming it with
-    FailureReason 0x0111; the stored instance is unchanged."""
+    FailureReason 0xC010; the stored instance is unchanged and the object is held aside, byte for byte."""
     assert stowed.status_code == 200, stowed.text[:300]
     source = BY_NAME["ct_explicit_le.dcm"]
     before = stow_web.pacs.ls("instances")
@@ -999,6 +1004,13 @@ def test_a_conflicting_object_fails_with_0111_and_409(stow_web: Web, stowed: req
     assert stow_web.pacs.ls("instances") == before
     ((_, data),) = dicom_parts(stow_web.get(instance_path(source), headers={"Accept": AS_STORED}), "after conflict")
     assert data == source.path.read_bytes()
+    listing = stow_web.pacs.run("conflict", "list", "--json")
+    assert listing.returncode == 0, listing.stderr
+    held = json.loads(listing.stdout)
+    mine = [c for c in held if c["sopInstanceUID"] == source.sop_instance_uid and c["source"] == "STOW-RS"]
+    assert len(mine) == 1 and "pixels" in mine[0]["difference"], held
+    kept = stow_web.pacs.data / "conflicts" / mine[0]["file"]
+    assert sha256_hex(kept.read_bytes()) == mine[0]["sha256"]
 
 
 def test_a_partly_failed_stow_is_202_and_stores_the_rest(stow_web: Web, stowed: requests.Response, tmp_path: Path):

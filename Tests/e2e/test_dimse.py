@@ -26,6 +26,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
+import json
 import os
 import random
 import re
@@ -76,7 +77,7 @@ BULK_SENDERS = 8
 REFUSAL_WORDS = ("unread", "access.yaml")
 
 SUCCESS, PENDING, PENDING_WARNING, CANCEL = 0x0000, 0xFF00, 0xFF01, 0xFE00
-SOP_CLASS_MISMATCH, DUPLICATE_INVOCATION, MOVE_DESTINATION_UNKNOWN = 0xA900, 0x0111, 0xA801
+SOP_CLASS_MISMATCH, CONFLICT_HELD_ASIDE, MOVE_DESTINATION_UNKNOWN = 0xA900, 0xC010, 0xA801
 
 
 # --------------------------------------------------------------------------
@@ -1067,10 +1068,11 @@ def test_c_store_whose_dataset_names_another_sop_instance_is_refused_and_nothing
     assert verify.returncode == 0, f"pacs verify: exit {verify.returncode}\n{verify.stdout}{verify.stderr}"
 
 
-def test_c_store_of_a_conflicting_object_is_refused_and_the_stored_one_kept(dimse: Dimse, stored_fixtures):
-    """A different object (other pixels) with the SOP Instance UID of a stored image gets 0x0111 and the
-    stored original stays as it was; re-sending the identical stored dataset is a success that changes
-    nothing."""
+def test_c_store_of_a_conflicting_object_is_held_aside_and_the_stored_one_kept(dimse: Dimse, stored_fixtures):
+    """A different object (other pixels) with the SOP Instance UID of a stored image gets 0xC010 (a Cxxx failure of
+    PS3.4 B.2.3) with the reason in Error Comment, is held aside for an admin, and the stored original stays as it
+    was; re-sending the identical stored dataset, or the same instance in another transfer syntax, is a success
+    that changes nothing."""
     uid = fixture_uid("ct_implicit_le.dcm")
     before = dimse.instance_rows()[uid]
     original = stored_file(dimse.pacs, original_file(before))
@@ -1079,11 +1081,18 @@ def test_c_store_of_a_conflicting_object_is_refused_and_the_stored_one_kept(dims
     pixels[100:110] = bytes(b ^ 0x5A for b in pixels[100:110])
     changed.PixelData = bytes(pixels)
     syntax = syntax_of(original)
-    with association(dimse, "MODALITY", [(CTImageStorage, [syntax])]) as assoc:
+    other_syntax = ExplicitVRLittleEndian if syntax != ExplicitVRLittleEndian else ImplicitVRLittleEndian
+    same_instance = pydicom.dcmread(original)
+    with association(dimse, "MODALITY", [(CTImageStorage, [syntax]), (CTImageStorage, [other_syntax])]) as assoc:
         conflict = send_raw_c_store(assoc, CTImageStorage, uid, syntax, encoded(changed, syntax), 41)
         identical = send_raw_c_store(assoc, CTImageStorage, uid, syntax, dataset_bytes(original), 42)
-    assert conflict.Status == DUPLICATE_INVOCATION, f"conflict: status 0x{conflict.Status:04X}, expected 0x0111"
+        resent = send_raw_c_store(assoc, CTImageStorage, uid, other_syntax, encoded(same_instance, other_syntax), 43)
+    assert conflict.Status == CONFLICT_HELD_ASIDE, f"conflict: status 0x{conflict.Status:04X}, expected 0xC010"
+    assert "conflict held aside" in str(getattr(conflict, "ErrorComment", "")), conflict
     assert identical.Status == SUCCESS, f"identical re-send: status 0x{identical.Status:04X}, expected success"
+    assert resent.Status == SUCCESS, f"re-send in {other_syntax}: status 0x{resent.Status:04X}, expected success"
+    held = json.loads(dimse.pacs.run("conflict", "list", "--json").stdout)
+    assert [c["sopInstanceUID"] for c in held] == [uid], held
     after = original_file(dimse.instance_rows()[uid])
     assert after == original_file(before), f"the stored original changed:\nbefore {original_file(before)}\nafter  {after}"
     assert_listed_file_intact(dimse.pacs, after)

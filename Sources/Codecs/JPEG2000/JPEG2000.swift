@@ -38,7 +38,7 @@ public enum JPEG2000 {
     /// Encodes one native frame.
     public static func encode(_ frame: [UInt8], _ description: FrameDescription, _ parameters: Parameters) throws(CodecError) -> [UInt8] {
         let values = NativeSamples.read(frame, description)
-        let precision = NativeSamples.precision(values, description)
+        let precision = description.bitsStored
         let width = description.columns, height = description.rows, components = description.samplesPerPixel
         var componentParameters = (0..<components).map { _ in
             var p = opj_image_cmptparm_t()
@@ -90,6 +90,8 @@ public enum JPEG2000 {
         defer { opj_destroy_codec(codec) }
         let messages = MessageLog()
         messages.install(on: codec)
+        // The codec holds the log unretained: it must outlive every call, not only its last use in Swift.
+        defer { withExtendedLifetime(messages) {} }
         guard opj_setup_encoder(codec, &p, image) != 0 else { throw .library("encoder setup: \(messages.text)") }
         let output = MemoryStream()
         guard let stream = output.makeStream(reading: false) else { throw .library("OpenJPEG stream could not be created") }
@@ -118,6 +120,8 @@ public enum JPEG2000 {
         defer { opj_destroy_codec(codec) }
         let messages = MessageLog()
         messages.install(on: codec)
+        // The codec holds the log unretained: it must outlive every call, not only its last use in Swift.
+        defer { withExtendedLifetime(messages) {} }
         var p = opj_dparameters_t()
         opj_set_default_decoder_parameters(&p)
         p.cp_reduce = UInt32(max(0, reduce))
@@ -150,6 +154,7 @@ public enum JPEG2000 {
 }
 
 /// Collects OpenJPEG's warnings and errors for the error we throw, instead of letting them go to stderr.
+/// The codec keeps an unretained pointer to it: its owner keeps it alive until the codec is destroyed.
 final class MessageLog {
     private var lines: [String] = []
     var text: String { lines.isEmpty ? "no detail from OpenJPEG" : lines.joined(separator: "; ") }

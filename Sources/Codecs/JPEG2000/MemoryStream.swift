@@ -4,6 +4,8 @@ import COpenJPEG
 final class MemoryStream {
     var bytes: [UInt8]
     var position = 0
+    /// How far a position may go: the end of the bytes when reading.
+    private var limit = Int.max
 
     init(bytes: [UInt8] = []) {
         self.bytes = bytes
@@ -15,11 +17,14 @@ final class MemoryStream {
         let box = Unmanaged.passRetained(self).toOpaque()
         opj_stream_set_user_data(stream, box) { Unmanaged<MemoryStream>.fromOpaque($0!).release() }
         if reading {
+            limit = bytes.count
             opj_stream_set_user_data_length(stream, UInt64(bytes.count))
             opj_stream_set_read_function(stream) { buffer, count, user in
                 let this = Unmanaged<MemoryStream>.fromOpaque(user!).takeUnretainedValue()
                 let available = this.bytes.count - this.position
-                guard available > 0 else { return OPJ_SIZE_T.max }  // (OPJ_SIZE_T)-1 marks the end
+                // (OPJ_SIZE_T)-1 marks the end. Swift imports size_t as Int, so that is -1, not Int.max: OpenJPEG
+                // took Int.max for a count of bytes read and copied out of bounds (a JP2 read to its end crashed).
+                guard available > 0 else { return -1 }
                 let n = min(count, available)
                 this.bytes.withUnsafeBytes { source in
                     buffer!.copyMemory(from: source.baseAddress! + this.position, byteCount: n)
@@ -39,16 +44,18 @@ final class MemoryStream {
                 return count
             }
         }
+        // A read never moves past the end: OpenJPEG trusts these positions (a tile-part length that points
+        // past the end would otherwise leave its byte count below its offset, and it reads out of bounds).
         opj_stream_set_skip_function(stream) { offset, user in
             let this = Unmanaged<MemoryStream>.fromOpaque(user!).takeUnretainedValue()
             let target = this.position + Int(offset)
-            guard target >= 0 else { return -1 }
+            guard target >= 0, target <= this.limit else { return -1 }
             this.position = target
             return offset
         }
         opj_stream_set_seek_function(stream) { offset, user in
             let this = Unmanaged<MemoryStream>.fromOpaque(user!).takeUnretainedValue()
-            guard offset >= 0 else { return 0 }
+            guard offset >= 0, Int(offset) <= this.limit else { return 0 }
             this.position = Int(offset)
             return 1
         }

@@ -2,13 +2,13 @@ import CCharLS
 
 /// JPEG-LS lossless through CharLS (transfer syntax 1.2.840.10008.1.2.4.80).
 public enum JPEGLS {
-    /// Encodes one native frame. Samples are coded with BitsStored bits when the cells hold no more than
-    /// that (the usual case, and the smaller stream), else with every allocated bit.
+    /// Encodes one native frame, its samples coded with BitsStored bits.
     public static func encode(_ frame: [UInt8], _ description: FrameDescription) throws(CodecError) -> [UInt8] {
         let values = NativeSamples.read(frame, description)
-        let bits = NativeSamples.precision(values, description)
+        let bits = description.bitsStored
+        guard bits >= 2 else { throw .unsupported("JPEG-LS codes samples of 2 to 16 bits, not \(bits)") }
         // JPEG-LS codes unsigned samples: signed values go in as their low `bits` bits.
-        let mask = bits == 32 ? UInt32.max : (UInt32(1) << bits) - 1
+        let mask = (UInt32(1) << bits) - 1
         let bytesPerSample = bits > 8 ? 2 : 1
         var source = [UInt8](repeating: 0, count: values.count * bytesPerSample)
         for (i, value) in values.enumerated() {
@@ -46,8 +46,8 @@ public enum JPEGLS {
         return destination
     }
 
-    /// Decodes one frame to native cells laid out as `description` says (interleaved, little endian),
-    /// sign-extending signed samples coded with fewer bits than allocated.
+    /// Decodes one frame to native cells laid out as `description` says (interleaved, little endian), each
+    /// holding its sample as the header defines it (BitsStored, Pixel Representation), not as the stream does.
     public static func decode(_ codestream: [UInt8], _ description: FrameDescription) throws(CodecError) -> [UInt8] {
         // CharLS spends seconds before failing on a truncated stream: refuse one without its EOI marker
         // (DICOM may pad the fragment with one zero byte after it).
@@ -89,22 +89,15 @@ public enum JPEGLS {
         if mode == CHARLS_INTERLEAVE_MODE_NONE, description.samplesPerPixel > 1 {
             decoded = NativeSamples.interleave(decoded, planes: description.samplesPerPixel, bytesPerSample: bytesPerSample)
         }
-        return widen(decoded, bits: Int(info.bits_per_sample), bytesPerSample: bytesPerSample, to: description)
+        return NativeSamples.normalized(widened(decoded, bytesPerSample: bytesPerSample, to: description), description)
     }
 
-    /// From the decoder's samples to native cells: 1 -> 2 bytes where needed, sign extension from `bits`.
-    private static func widen(_ samples: [UInt8], bits: Int, bytesPerSample: Int, to description: FrameDescription) -> [UInt8] {
-        let extend = description.signed && bits < description.bitsAllocated
-        if bytesPerSample == description.bytesPerSample, !extend { return samples }
-        let count = samples.count / bytesPerSample
-        var values = [Int32](repeating: 0, count: count)
-        let signBit = Int32(1) << (bits - 1)
-        for i in 0..<count {
-            var value = bytesPerSample == 1 ? Int32(samples[i]) : Int32(samples[2 * i]) | Int32(samples[2 * i + 1]) << 8
-            if extend, value & signBit != 0 { value -= signBit << 1 }
-            values[i] = value
-        }
-        return NativeSamples.write(values, description)
+    /// The decoder's samples in cells of the description's size: 8-bit samples in 16-bit cells get a zero high byte.
+    private static func widened(_ samples: [UInt8], bytesPerSample: Int, to description: FrameDescription) -> [UInt8] {
+        guard bytesPerSample < description.bytesPerSample else { return samples }
+        var cells = [UInt8](repeating: 0, count: samples.count * 2)
+        for (i, sample) in samples.enumerated() { cells[2 * i] = sample }
+        return cells
     }
 
     private static func check(_ status: charls_jpegls_errc, _ step: String) throws(CodecError) {

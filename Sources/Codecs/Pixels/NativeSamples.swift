@@ -1,36 +1,42 @@
 /// Converts between a native frame (little-endian cells of BitsAllocated bits, interleaved samples) and
-/// integer sample values, the form codecs and fidelity metrics work in.
+/// integer sample values, the form codecs and fidelity metrics work in. A sample is what the header says it
+/// is, as pydicom reads it: the low BitsStored bits of its cell, two's complement when Pixel Representation
+/// is 1; whatever else a cell holds (overlay bits, a codestream's own idea of the sign) is not the sample.
 public enum NativeSamples {
-    /// The cell values, two's complement when the image is signed.
+    /// The sample values of a frame, by the description's BitsStored and signedness.
     public static func read(_ bytes: [UInt8], _ description: FrameDescription) -> [Int32] {
         let count = min(description.samplesPerFrame, bytes.count / description.bytesPerSample)
+        let bits = description.bitsStored
+        let mask = UInt32.max >> (32 - bits)
+        let signBit = UInt32(1) << (bits - 1)
         var values = [Int32](repeating: 0, count: count)
         bytes.withUnsafeBufferPointer { source in
             values.withUnsafeMutableBufferPointer { target in
+                func sample(_ cell: UInt32) -> Int32 {
+                    let stored = cell & mask
+                    return description.signed && stored & signBit != 0 ? Int32(bitPattern: stored | ~mask) : Int32(bitPattern: stored)
+                }
                 if description.bitsAllocated == 8 {
-                    for i in 0..<count { target[i] = description.signed ? Int32(Int8(bitPattern: source[i])) : Int32(source[i]) }
+                    for i in 0..<count { target[i] = sample(UInt32(source[i])) }
                 } else {
-                    for i in 0..<count {
-                        let cell = UInt16(source[2 * i]) | UInt16(source[2 * i + 1]) << 8
-                        target[i] = description.signed ? Int32(Int16(bitPattern: cell)) : Int32(cell)
-                    }
+                    for i in 0..<count { target[i] = sample(UInt32(source[2 * i]) | UInt32(source[2 * i + 1]) << 8) }
                 }
             }
         }
         return values
     }
 
-    /// Native cells from values, clamped to what `bits` bits of the image's signedness can hold.
-    public static func write(_ values: [Int32], _ description: FrameDescription, bits: Int? = nil) -> [UInt8] {
-        let range = self.range(bits: bits ?? description.bitsAllocated, signed: description.signed)
+    /// Native cells holding `values` (each in the range of the description's samples), signed ones
+    /// sign-extended over the whole cell.
+    public static func write(_ values: [Int32], _ description: FrameDescription) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: values.count * description.bytesPerSample)
         values.withUnsafeBufferPointer { source in
             bytes.withUnsafeMutableBufferPointer { target in
                 if description.bitsAllocated == 8 {
-                    for i in 0..<source.count { target[i] = UInt8(truncatingIfNeeded: min(max(source[i], range.lowerBound), range.upperBound)) }
+                    for i in 0..<source.count { target[i] = UInt8(truncatingIfNeeded: source[i]) }
                 } else {
                     for i in 0..<source.count {
-                        let cell = UInt16(truncatingIfNeeded: min(max(source[i], range.lowerBound), range.upperBound))
+                        let cell = UInt16(truncatingIfNeeded: source[i])
                         target[2 * i] = UInt8(cell & 0xFF)
                         target[2 * i + 1] = UInt8(cell >> 8)
                     }
@@ -40,19 +46,10 @@ public enum NativeSamples {
         return bytes
     }
 
-    public static func range(bits: Int, signed: Bool) -> ClosedRange<Int32> {
-        signed ? -(Int32(1) << (bits - 1))...((Int32(1) << (bits - 1)) - 1) : 0...((Int32(1) << bits) - 1)
-    }
-
-    /// The fewest bits (at most BitsAllocated) that hold every value: BitsStored when the cells are clean.
-    public static func precision(_ values: [Int32], _ description: FrameDescription) -> Int {
-        var low = Int32.max, high = Int32.min
-        for value in values {
-            low = min(low, value)
-            high = max(high, value)
-        }
-        let stored = range(bits: description.bitsStored, signed: description.signed)
-        return values.isEmpty || (stored.contains(low) && stored.contains(high)) ? description.bitsStored : description.bitsAllocated
+    /// The frame with every cell holding exactly its sample: what `read` sees, written back.
+    public static func normalized(_ bytes: [UInt8], _ description: FrameDescription) -> [UInt8] {
+        guard description.bitsStored < description.bitsAllocated || description.signed else { return bytes }
+        return write(read(bytes, description), description)
     }
 
     /// Converts planar (colour-by-plane) samples to interleaved.

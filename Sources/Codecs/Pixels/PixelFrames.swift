@@ -1,46 +1,73 @@
 import DICOM
 
-/// The frames of an image as native pixel cells (little endian, interleaved), whatever syntax they came in.
+/// The frames of an image as native pixel cells (little endian, interleaved), whatever syntax they came in,
+/// each cell holding its sample as the header defines it (BitsStored, Pixel Representation), as pydicom reads
+/// it. Colour stays in the colour space it was stored in, except what decoding itself converts: JPEG's YCbCr and
+/// JPEG 2000's multiple-component transform come out as RGB, and native YBR_FULL_422 is expanded to YBR_FULL.
 public struct PixelFrames: Sendable {
     public var description: FrameDescription
     public var frames: [[UInt8]]
 
-    /// Decodes every frame of a dataset in the given transfer syntax. After decoding, colour is RGB
-    /// (JPEG's YCbCr is converted) and interleaved.
+    /// Decodes every frame of a dataset in the given transfer syntax.
     public init(_ dataSet: DataSet, syntax: TransferSyntax) throws(CodecError) {
-        guard var description = FrameDescription(dataSet) else {
-            throw .unsupported("no image pixel module (Rows, Columns, BitsAllocated 8 or 16, 1 or 3 samples)")
-        }
+        let header = try FrameDescription(validating: dataSet)
         guard let pixelData = dataSet[.pixelData] else { throw .unsupported("no Pixel Data") }
+        var description = header
+        var frames: [[UInt8]] = []
         if syntax.encapsulated {
             guard let fragments = pixelData.fragments else { throw .corrupt("compressed syntax without encapsulated pixel data") }
-            let encoded = try Self.split(fragments, frames: description.frames, dataSet: dataSet)
-            var frames: [[UInt8]] = []
-            for frame in encoded {
-                let (pixels, photometric) = try Self.decode(frame, syntax: syntax, description)
+            for frame in try Self.split(fragments, frames: header.frames, dataSet: dataSet) {
+                // Every frame is decoded by the header, not by what decoding an earlier frame made of it.
+                let (pixels, photometric) = try Self.decode(frame, syntax: syntax, header)
                 frames.append(pixels)
                 if let photometric { description.photometric = photometric }
             }
-            description.planar = false
-            self.init(description: description, frames: frames)
         } else {
             let bytes = pixelData.bytes
-            let size = description.bytesPerFrame
-            guard bytes.count >= size * description.frames else {
-                throw .corrupt("Pixel Data holds \(bytes.count) bytes, \(description.frames) frames of \(size) bytes need more")
+            let size = header.storedBytesPerFrame
+            guard bytes.count >= size * header.frames else {
+                throw .corrupt("Pixel Data holds \(bytes.count) bytes, \(header.frames) frames of \(size) bytes need more")
             }
-            let frames = (0..<description.frames).map { index in
+            for index in 0..<header.frames {
                 let frame = Array(bytes[index * size..<(index + 1) * size])
-                return description.planar ? NativeSamples.interleave(frame, planes: description.samplesPerPixel, bytesPerSample: description.bytesPerSample) : frame
+                if header.chromaSubsampled {
+                    frames.append(try ColourSpace.expand422(frame, rows: header.rows, columns: header.columns, bytesPerSample: header.bytesPerSample))
+                } else {
+                    frames.append(header.planar ? NativeSamples.interleave(frame, planes: header.samplesPerPixel, bytesPerSample: header.bytesPerSample) : frame)
+                }
             }
-            description.planar = false
-            self.init(description: description, frames: frames)
+            if header.chromaSubsampled { description.photometric = "YBR_FULL" }
         }
+        description.planar = false
+        self.init(description: description, frames: frames.map { NativeSamples.normalized($0, description) })
     }
 
     public init(description: FrameDescription, frames: [[UInt8]]) {
         self.description = description
         self.frames = frames
+    }
+
+    /// The image in the colours a viewer shows and a lossy codec codes: YBR_FULL as RGB, palette indices looked
+    /// up in the dataset's palette (RGB of the palette's bits); monochrome and RGB as they are.
+    public func inDisplayColours(_ dataSet: DataSet) throws(CodecError) -> PixelFrames {
+        switch (description.samplesPerPixel, description.photometric) {
+        case (1, "PALETTE COLOR"):
+            let palette = try ColourPalette(dataSet, signedIndices: description.signed)
+            var rgb = description
+            (rgb.samplesPerPixel, rgb.photometric, rgb.signed) = (3, "RGB", false)
+            (rgb.bitsAllocated, rgb.bitsStored) = (palette.bits, palette.bits)
+            return PixelFrames(description: rgb, frames: frames.map { NativeSamples.write(palette.colours(of: NativeSamples.read($0, description)), rgb) })
+        case (3, "YBR_FULL"):
+            var rgb = description
+            rgb.photometric = "RGB"
+            return PixelFrames(description: rgb, frames: frames.map {
+                NativeSamples.write(ColourSpace.rgb(fromYBR: NativeSamples.read($0, description), bits: description.bitsStored), rgb)
+            })
+        case (1, _), (3, "RGB"):
+            return self
+        default:
+            throw .unsupported("colour in \(description.photometric)")
+        }
     }
 
     /// Groups fragments into frames (PS3.5 A.4): one fragment per frame, all fragments for a single frame,
@@ -86,9 +113,11 @@ public struct PixelFrames: Sendable {
                   decoded.components == description.samplesPerPixel else {
                 throw .mismatch("JPEG 2000 frame is \(decoded.width)x\(decoded.height)x\(decoded.components), the dataset says \(description.columns)x\(description.rows)x\(description.samplesPerPixel)")
             }
+            // The codestream's own precision and sign are not the header's (a vendor's may say unsigned where the
+            // header says signed): its values are written as cells and read back by the header.
             // Colour coded with the multiple-component transform decodes back to RGB.
-            let photometric = description.samplesPerPixel == 3 ? "RGB" : nil
-            return (NativeSamples.write(decoded.values, description, bits: description.bitsStored), photometric)
+            let photometric = ["YBR_ICT", "YBR_RCT"].contains(description.photometric) ? "RGB" : nil
+            return (NativeSamples.write(decoded.values, description), photometric)
         case TransferSyntax.rleLossless.uid:
             return (try RLEDecoder.decode(frame, description: description), nil)
         case TransferSyntax.jpegLossless.uid, TransferSyntax.jpegLosslessSV1.uid:

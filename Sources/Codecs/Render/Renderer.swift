@@ -4,7 +4,7 @@ import DICOM
 /// intercept), the VOI window (from the request, else the dataset's first, else the image's range), and
 /// MONOCHROME1 inversion; colour passes through.
 public struct Renderer: Sendable {
-    public struct Window: Sendable, Equatable {
+    public struct Window: Sendable, Equatable, Codable {
         public var center: Double
         public var width: Double
 

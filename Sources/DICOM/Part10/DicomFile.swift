@@ -62,13 +62,7 @@ public struct DicomFile: Equatable, Sendable {
             body = try Deflate.inflate(bytes[position...])
             bodyStart = 0
         }
-        // Some writers declare one VR encoding and use the other: trust the bytes.
-        var explicitVR = syntax.explicitVR
-        if explicitVR, syntax.littleEndian, body.count - bodyStart >= 8, !Self.hasExplicitVR(body, at: bodyStart) {
-            explicitVR = false
-        } else if !explicitVR, Self.hasExplicitVR(body, at: bodyStart), Self.explicitVRMatchesDictionary(body, at: bodyStart) {
-            explicitVR = true
-        }
+        let explicitVR = Self.usesExplicitVR(body, at: bodyStart, declared: syntax)
         // (Offsets in errors from a deflated dataset count from the start of the inflated bytes.)
         var reader = DataSetReader(bytes: body, position: bodyStart, explicitVR: explicitVR, bigEndian: !syntax.littleEndian,
                                    skipsPixelData: skippingPixelData && !syntax.deflated)
@@ -123,6 +117,14 @@ public struct DicomFile: Equatable, Sendable {
         return DicomFile(meta: meta, dataSet: dataSet, transferSyntax: transferSyntax)
     }
 
+    /// Whether a dataset is encoded with explicit VRs. Some writers declare one VR encoding and use the other: the
+    /// bytes are trusted over the declaration.
+    static func usesExplicitVR(_ bytes: [UInt8], at position: Int, declared syntax: TransferSyntax) -> Bool {
+        if syntax.explicitVR, syntax.littleEndian, bytes.count - position >= 8, !hasExplicitVR(bytes, at: position) { return false }
+        if !syntax.explicitVR, hasExplicitVR(bytes, at: position), explicitVRMatchesDictionary(bytes, at: position) { return true }
+        return syntax.explicitVR
+    }
+
     /// The first element header carries two VR letters where Explicit VR puts them.
     static func hasExplicitVR(_ bytes: [UInt8], at position: Int) -> Bool {
         guard bytes.count - position >= 6 else { return false }
@@ -161,7 +163,7 @@ extension DataSet {
     public static func readLocatingPixelData(_ bytes: [UInt8], syntax: TransferSyntax,
                                              skippingPixelData: Bool = false) throws -> (dataSet: DataSet, pixelData: PixelDataLocation?) {
         let body = syntax.deflated ? try Deflate.inflate(bytes[...]) : bytes
-        var reader = DataSetReader(bytes: body, explicitVR: syntax.explicitVR, bigEndian: !syntax.littleEndian,
+        var reader = DataSetReader(bytes: body, explicitVR: DicomFile.usesExplicitVR(body, at: 0, declared: syntax), bigEndian: !syntax.littleEndian,
                                    skipsPixelData: skippingPixelData && !syntax.deflated)
         let dataSet = try reader.readDataSet(end: body.count)
         return (dataSet, syntax.deflated ? nil : reader.pixelData)

@@ -48,6 +48,17 @@ public struct TransferSyntax: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Compressed syntaxes that give back exactly what was coded: RLE, JPEG lossless, JPEG-LS lossless,
+    /// JPEG 2000 and HTJ2K lossless-only, JPEG XL lossless. Every other compressed syntax may lose information.
+    private static let losslessCompressed: Set<String> = [
+        "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.80",
+        "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.92", "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202",
+        "1.2.840.10008.1.2.4.110",
+    ]
+
+    /// Whether pixels in this syntax may differ from what was coded (JPEG baseline, JPEG-LS near-lossless, ...).
+    public var isLossy: Bool { encapsulated && !Self.losslessCompressed.contains(uid) }
+
     public var name: String { DataDictionary.uid(uid)?.name ?? uid }
     public var description: String { "\(name) (\(uid))" }
 }

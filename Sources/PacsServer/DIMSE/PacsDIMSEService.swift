@@ -9,6 +9,8 @@ import Synchronization
 public final class PacsDIMSEService: DIMSEService {
     let store: DataStore
     let ingest: IngestService
+    /// Decodes an original for a peer that cannot take its transfer syntax (in worker processes).
+    let codecs: CodecRunner
     let policies: PolicyStore
     let group: EventLoopGroup
     let logger: Logger
@@ -16,10 +18,11 @@ public final class PacsDIMSEService: DIMSEService {
     let versionWanted: @Sendable (String) -> Void
     private let inFlight = Atomic<Int>(0)
 
-    public init(store: DataStore, ingest: IngestService, policies: PolicyStore, group: EventLoopGroup, logger: Logger,
+    public init(store: DataStore, ingest: IngestService, codecs: CodecRunner, policies: PolicyStore, group: EventLoopGroup, logger: Logger,
                 versionWanted: @escaping @Sendable (String) -> Void = { _ in }) {
         self.store = store
         self.ingest = ingest
+        self.codecs = codecs
         self.policies = policies
         self.group = group
         self.logger = logger
@@ -100,6 +103,10 @@ public final class PacsDIMSEService: DIMSEService {
     private static func storeResponse(to request: DIMSEMessage, _ outcome: Result<IngestOutcome, IngestError>, caller: String,
                                       logger: Logger) -> DIMSEMessage {
         switch outcome {
+        case let .success(.coerced(_, supplied)):
+            return .response(to: request, .cStoreResponse, status: Status.coercionOfDataElements) {
+                $0.set(.errorComment, .LO, comment("no \(supplied.joined(separator: "/")) in the dataset: supplied"))
+            }
         case .success:
             return .response(to: request, .cStoreResponse, status: Status.success)
         case let .failure(error):
@@ -108,7 +115,7 @@ public final class PacsDIMSEService: DIMSEService {
             switch error {
             case .malformed: status = Status.cannotUnderstand
             case .classMismatch, .instanceMismatch: status = Status.dataSetDoesNotMatchSOPClass
-            case .conflict: status = Status.duplicateSOPInstance
+            case .conflict: status = Status.conflictHeldAside
             case .storage: status = Status.outOfResources
             case .index: status = Status.unableToProcess
             }

@@ -134,9 +134,8 @@ struct RetrieveSCP {
                 contextID = exact.id
             } else if let native = target.context(for: sopClass, preferring: .explicitVRLittleEndian),
                       !native.transferSyntax.encapsulated, native.transferSyntax.littleEndian {
-                dataSet = try await Blocking.run {
-                    try PixelFrames.decompressed(file.dataSet, syntax: file.transferSyntax).encoded(syntax: native.transferSyntax)
-                }
+                let codecs = service.codecs
+                dataSet = try await Blocking.run { try codecs.decompressed(try store.read(stored), to: native.transferSyntax) }
                 contextID = native.id
             } else {
                 return .failed("\(receiver.title) accepted no transfer syntax for \(sopClass) that we can send")

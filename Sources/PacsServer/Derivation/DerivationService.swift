@@ -12,6 +12,8 @@ public final class DerivationService: Sendable {
 
     private let store: DataStore
     private let policy: @Sendable () -> CompressionPolicy
+    /// Where the codec work runs: worker processes, so an image that crashes a codec fails only its own job.
+    private let codecs: CodecRunner
     private let logger: Logger
     private let wakeup = DispatchSemaphore(value: 0)
     /// The worker threads that have not yet returned.
@@ -24,10 +26,11 @@ public final class DerivationService: Sendable {
     /// Told the SOP Instance UID of every instance whose versions are made.
     private let onDerived: (@Sendable (String) -> Void)?
 
-    public init(store: DataStore, policy: @escaping @Sendable () -> CompressionPolicy, logger: Logger = Logger(label: "strata.derive"),
-                onDerived: (@Sendable (String) -> Void)? = nil) {
+    public init(store: DataStore, policy: @escaping @Sendable () -> CompressionPolicy, codecs: CodecRunner,
+                logger: Logger = Logger(label: "strata.derive"), onDerived: (@Sendable (String) -> Void)? = nil) {
         self.store = store
         self.policy = policy
+        self.codecs = codecs
         self.logger = logger
         self.onDerived = onDerived
     }
@@ -50,18 +53,22 @@ public final class DerivationService: Sendable {
         } catch is NotYetPublished {
             try index.deferDerivation(job, countingAttempt: false, now: Date().timeIntervalSince1970)
         } catch {
-            let now = Date().timeIntervalSince1970
             if job.attempts >= Self.maximumAttempts {
                 logger.error("giving up deriving versions", metadata: ["sop": "\(job.sopInstanceUID)", "error": "\(error)"])
-                let reason = "gave up after \(job.attempts) attempts: \(error)"
-                let names = ["V1"] + policy().versions.map(\.name)
-                try index.completeDerivation(job, files: [], missing: Dictionary(uniqueKeysWithValues: names.map { ($0, reason) }), now: now)
+                try giveUp(job, reason: "gave up after \(job.attempts) tries: \(error)")
             } else {
                 logger.warning("deriving versions failed; will retry", metadata: ["sop": "\(job.sopInstanceUID)", "error": "\(error)"])
-                try index.deferDerivation(job, countingAttempt: true, now: now)
+                try index.deferDerivation(job, countingAttempt: true, now: Date().timeIntervalSince1970)
             }
         }
         return true
+    }
+
+    /// Closes a job without versions: each is listed as not made, for `reason`.
+    private func giveUp(_ job: DerivationJob, reason: String) throws {
+        let names = ["V1"] + policy().versions.map(\.name)
+        try store.index.completeDerivation(job, files: [], missing: Dictionary(uniqueKeysWithValues: names.map { ($0, reason) }),
+                                           now: Date().timeIntervalSince1970)
     }
 
     private func derive(_ job: DerivationJob, staging: StagingSession) throws {
@@ -72,7 +79,7 @@ public final class DerivationService: Sendable {
             return
         }
         let existing = Set(files.map { "\($0.version)/\($0.variant)" })
-        let result = Deriver(policy: policy()).derive(originalBytes: try readWhenPublished(original), existing: existing)
+        let result = try codecs.derive(try readWhenPublished(original), existing: existing, policy: policy())
         var staged: [StagedFile] = []
         var recorded: [StoredFile] = []
         do {

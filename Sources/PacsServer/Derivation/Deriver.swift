@@ -3,8 +3,9 @@ import DICOM
 import Foundation
 
 /// Makes the versions of one instance from its original: V1's JPEG-LS lossless copy, verified bit-exact
-/// by decoding it, and the lossy JPEG 2000 versions of the compression policy, each at the ratio the
-/// policy gives the image's modality (lowered step by step until the policy's PSNR floor is met).
+/// by decoding it (none for an original that is itself lossy: V1 is then the original as received), and the
+/// lossy JPEG 2000 versions of the compression policy in the colours a viewer shows (palette looked up, YBR as
+/// RGB), each at the ratio the policy gives the image's modality (lowered until the policy's PSNR floor is met).
 struct Deriver: Sendable {
     static let losslessVariant = "jpegls"
     static let lossyVariant = "j2k"
@@ -38,38 +39,50 @@ struct Deriver: Sendable {
         } catch {
             return missAll("the original cannot be read: \(error)")
         }
-        guard FrameDescription(original.dataSet) != nil else {
-            return missAll("not an image these versions apply to (no 8/16-bit image pixel module)")
+        let dataSet = original.dataSet, syntax = original.transferSyntax
+        guard dataSet.contains(.pixelData) else { return missAll("not an image (no Pixel Data): V1 is the original as received") }
+        // An original that arrived as JPEG-LS lossless already is the copy. A lossy one is V1 as it came: a lossless
+        // copy would only keep one decoder's reading of it, which another decoder may round otherwise.
+        let makesCopy = policy.losslessCopy && !existing.contains("V1/\(Self.losslessVariant)") && syntax != .jpegLSLossless && !syntax.isLossy
+        if policy.losslessCopy, syntax.isLossy {
+            result.missing["V1"] = "no lossless copy: the original is lossy (\(syntax.name)), so V1 is the original as received"
         }
         let image: PixelFrames
         do {
-            image = try PixelFrames(original.dataSet, syntax: original.transferSyntax)
+            image = try PixelFrames(dataSet, syntax: syntax)
         } catch {
-            return missAll("the original (\(original.transferSyntax.name)) cannot be decoded: \(error)")
+            let reason = "the original's pixels (\(syntax.name)) cannot be decoded here: \(error); V1 is the original as received"
+            for name in wanted where result.missing[name] == nil { result.missing[name] = reason }
+            return result
         }
-        let dataSet = original.dataSet
         let modality = dataSet.string(.modality)
         let bodyPart = dataSet.string(.bodyPartExamined)
         let studyDescription = dataSet.string(.studyDescription)
 
-        if policy.losslessCopy, !existing.contains("V1/\(Self.losslessVariant)") {
-            // An original that arrived as JPEG-LS lossless already is the copy.
-            if original.transferSyntax != .jpegLSLossless {
-                do {
-                    result.products.append(try losslessCopy(original, image))
-                } catch {
-                    result.missing["V1"] = "JPEG-LS copy: \(error)"
-                }
+        if makesCopy {
+            do {
+                result.products.append(try losslessCopy(original, image))
+            } catch {
+                result.missing["V1"] = "JPEG-LS copy: \(error)"
             }
         }
-        for version in policy.versions where !existing.contains("\(version.name)/\(Self.lossyVariant)") {
+        let lossyVersions = policy.versions.filter { !existing.contains("\($0.name)/\(Self.lossyVariant)") }
+        guard !lossyVersions.isEmpty else { return result }
+        let shown: PixelFrames
+        do {
+            shown = try image.inDisplayColours(dataSet)
+        } catch {
+            for version in lossyVersions { result.missing[version.name] = "JPEG 2000 \(version.name): \(error)" }
+            return result
+        }
+        for version in lossyVersions {
             guard let ratio = policy.ratio(for: version.name, modality: modality, bodyPart: bodyPart, studyDescription: studyDescription) else {
                 result.missing[version.name] = "compression.yaml gives no ratio for \(version.name)"
                 continue
             }
             let floor = policy.minimumPSNR(for: version.name, modality: modality, bodyPart: bodyPart, studyDescription: studyDescription)
             do {
-                result.products.append(try lossy(version, original, image, ratio: ratio, minimumPSNR: floor))
+                result.products.append(try lossy(version, original, shown, ratio: ratio, minimumPSNR: floor))
             } catch {
                 result.missing[version.name] = "JPEG 2000 \(version.name): \(error)"
             }
@@ -87,7 +100,7 @@ struct Deriver: Sendable {
             codestreams.append(encoded)
         }
         let object = try VersionObject.build(from: original, description: image.description, codestreams: codestreams,
-                                             syntax: .jpegLSLossless, photometric: image.description.photometric, lossy: nil)
+                                             syntax: .jpegLSLossless, lossy: nil)
         let file = StoredFile(version: "V1", variant: Self.losslessVariant, tier: "", path: "", size: object.bytes.count, sha256: "",
                               transferSyntaxUID: TransferSyntax.jpegLSLossless.uid, purpose: Purpose.diagnosis.rawValue, quality: 100,
                               achievedRatio: ratio(image, codestreams),
@@ -137,9 +150,9 @@ struct Deriver: Sendable {
         }
         guard let (codestreams, fidelity) = attempt else { throw CodecError.unsupported("no frames") }
         let achieved = ratio(image, codestreams)
-        let photometric = description.samplesPerPixel == 3 ? "YBR_ICT" : description.photometric
-        let object = try VersionObject.build(from: original, description: description, codestreams: codestreams, syntax: .jpeg2000,
-                                             photometric: photometric,
+        var coded = description
+        if description.samplesPerPixel == 3 { coded.photometric = "YBR_ICT" }
+        let object = try VersionObject.build(from: original, description: coded, codestreams: codestreams, syntax: .jpeg2000,
                                              lossy: .init(version: version, targetRatio: target, achievedRatio: achieved, fidelity: fidelity))
         let layouts = try zip(object.frameOffsets, codestreams).map { offset, codestream in
             let levels = try LevelIndex(codestream: codestream)

@@ -26,15 +26,15 @@ enum VersionObject {
         var headerLength: Int
     }
 
+    /// The object of a version whose frames, described by `description`, are `codestreams` in `syntax`.
     static func build(from original: DicomFile, description: FrameDescription, codestreams: [[UInt8]],
-                      syntax: TransferSyntax, photometric: String, lossy: Lossy?) throws -> Encoded {
+                      syntax: TransferSyntax, lossy: Lossy?) throws -> Encoded {
         var dataSet = original.dataSet
         // Signatures and trailing padding describe the old bytes; the extended offset table the old fragments.
         for tag in [Tag.dataSetTrailingPadding, .digitalSignaturesSequence, .extendedOffsetTable, .extendedOffsetTableLengths] {
             dataSet.remove(tag)
         }
-        dataSet.set(.photometricInterpretation, .CS, photometric)
-        if description.samplesPerPixel > 1 { dataSet.set(.planarConfiguration, uint16: 0) }
+        setPixelModule(&dataSet, description)
 
         // Fragments must have even length: a codestream of odd length gets one trailing zero (PS3.5 A.4).
         let fragments = codestreams.map { $0.count % 2 == 1 ? $0 + [0] : $0 }
@@ -52,7 +52,7 @@ enum VersionObject {
         var sopInstanceUID = dataSet.string(.sopInstanceUID) ?? ""
         if let lossy {
             sopInstanceUID = UID.make()
-            markLossy(&dataSet, original: original.dataSet, lossy: lossy, newUID: sopInstanceUID)
+            markLossy(&dataSet, original: original.dataSet, source: original.transferSyntax, lossy: lossy, newUID: sopInstanceUID)
         }
         let file = try DicomFile.wrapping(dataSet, transferSyntax: syntax)
         let bytes = try file.encoded()
@@ -67,7 +67,26 @@ enum VersionObject {
         return Encoded(bytes: bytes, sopInstanceUID: sopInstanceUID, frameOffsets: offsets, headerLength: headerLength)
     }
 
-    private static func markLossy(_ dataSet: inout DataSet, original: DataSet, lossy: Lossy, newUID: String) {
+    /// The Image Pixel module of the version's samples, which may differ from the original's (palette looked up).
+    private static func setPixelModule(_ dataSet: inout DataSet, _ description: FrameDescription) {
+        dataSet.set(.samplesPerPixel, uint16: UInt16(description.samplesPerPixel))
+        dataSet.set(.photometricInterpretation, .CS, description.photometric)
+        dataSet.set(.bitsAllocated, uint16: UInt16(description.bitsAllocated))
+        dataSet.set(.bitsStored, uint16: UInt16(description.bitsStored))
+        dataSet.set(.highBit, uint16: UInt16(description.bitsStored - 1))
+        dataSet.set(.pixelRepresentation, uint16: description.signed ? 1 : 0)
+        if description.samplesPerPixel > 1 { dataSet.set(.planarConfiguration, uint16: 0) } else { dataSet.remove(.planarConfiguration) }
+        if description.photometric != "PALETTE COLOR" {
+            for tag in [Tag.redPaletteColorLookupTableDescriptor, .greenPaletteColorLookupTableDescriptor, .bluePaletteColorLookupTableDescriptor,
+                        .redPaletteColorLookupTableData, .greenPaletteColorLookupTableData, .bluePaletteColorLookupTableData,
+                        .segmentedRedPaletteColorLookupTableData, .segmentedGreenPaletteColorLookupTableData,
+                        .segmentedBluePaletteColorLookupTableData, .paletteColorLookupTableUID] {
+                dataSet.remove(tag)
+            }
+        }
+    }
+
+    private static func markLossy(_ dataSet: inout DataSet, original: DataSet, source: TransferSyntax, lossy: Lossy, newUID: String) {
         dataSet.set(.sopInstanceUID, .UI, newUID)
         var imageType = original.strings(.imageType)
         if !imageType.isEmpty {
@@ -83,7 +102,8 @@ enum VersionObject {
         let psnr = lossy.fidelity.psnr.map { String(format: "%.1f dB", $0) } ?? "exact"
         dataSet.set(.derivationDescription, .ST,
                     "Strata \(lossy.version.name) (\(lossy.version.purpose.rawValue), quality \(lossy.version.quality)%): "
-                    + "JPEG 2000 irreversible, ratio \(decimal(lossy.achievedRatio)):1, PSNR \(psnr), max error \(lossy.fidelity.maxError)")
+                    + "JPEG 2000 irreversible, ratio \(decimal(lossy.achievedRatio)):1, PSNR \(psnr), max error \(lossy.fidelity.maxError)"
+                    + (source.isLossy ? ", from a lossy original (\(source.name))" : ""))
 
         var source = DataSet()
         source.set(.referencedSOPClassUID, .UI, original.string(.sopClassUID) ?? "")

@@ -14,8 +14,8 @@ public enum HTTPService {
         public let description: String
     }
 
-    public static func application(store: DataStore, ingest: IngestService, policies: PolicyStore, tiering: TieringService, events: EventHub, host: String, port: Int,
-                                   logger: Logger) throws -> some ApplicationProtocol {
+    public static func application(store: DataStore, ingest: IngestService, policies: PolicyStore, tiering: TieringService, events: EventHub,
+                                   codecs: CodecRunner, host: String, port: Int, logger: Logger) throws -> some ApplicationProtocol {
         let network = policies.current.network
         // A client that sends nothing for a minute is cut off rather than holding a connection forever.
         let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(60)))
@@ -58,7 +58,7 @@ public enum HTTPService {
         }
 
         let qido = QIDO(store: store)
-        let wado = WADO(store: store, policies: policies)
+        let wado = WADO(store: store, policies: policies, codecs: codecs)
         let stow = STOW(ingest: ingest, policies: policies, logger: logger)
         let web = router.group("dicom-web")
         web.get("studies") { request, _ in try await qido.search(request, level: .study) }
@@ -79,7 +79,7 @@ public enum HTTPService {
             try await wado.instances(study: context.parameters.require("study"), series: context.parameters.get("series"),
                                      instance: context.parameters.get("instance"), user: try context.user, checkV1: checkV1)
         }
-        let rendered = Rendered(store: store, policies: policies)
+        let rendered = Rendered(store: store, policies: policies, codecs: codecs)
         for path in ["studies/:study", "studies/:study/series/:series", "studies/:study/series/:series/instances/:instance"] {
             web.get(RouterPath(path)) { request, context in try await wado.retrieve(request, try await selected(context)) }
             // Metadata carries no pixels: any version the user may have of the study opens it.
@@ -130,7 +130,7 @@ public enum HTTPService {
             try await diagnostic.report(request, study: context.parameters.require("study"), context: context)
         }
 
-        let versions = VersionsAPI(store: store, policies: policies)
+        let versions = VersionsAPI(store: store, policies: policies, codecs: codecs)
         for scope in [VersionsAPI.Scope.studies, .series, .instances] {
             router.get(RouterPath("api/v1/\(scope.rawValue)/:\(scope.parameter)/versions")) { _, context in
                 try await versions.list(scope, context.parameters.require(scope.parameter), user: try context.user)

@@ -12,6 +12,8 @@ import NIOCore
 struct Rendered {
     let store: DataStore
     let policies: PolicyStore
+    /// Decodes an original (in worker processes) when no lossy version's level serves.
+    let codecs: CodecRunner
 
     func render(_ request: Request, _ instances: [InstanceSummary], user: UsersPolicy.User, thumbnail: Bool) async throws -> Response {
         let parameters = request.uri.queryParameters
@@ -31,21 +33,18 @@ struct Rendered {
         let instance = instances[instances.count / 2]
         let status = try studyStatus(instance.studyInstanceUID)
         let source = try choose(instance, request: request, viewport: viewport, user: user, status: status)
-        let store = self.store
+        let store = self.store, codecs = self.codecs
         let image = try await Blocking.run { () throws -> RenderedImage in
             let bytes = try store.read(source.file)
-            let file = try DicomFile.read(bytes)
-            let renderer = Renderer(file.dataSet, window: window)
             if let layout = source.file.frames?.first, let ends = layout.levelEnds, let level = source.level {
+                // A level of one of our own lossy versions: decoded here (the worker decodes what was received).
+                let renderer = Renderer(try DicomFile.read(bytes, skippingPixelData: true).dataSet, window: window)
                 let codestream = Array(bytes[layout.offset..<layout.offset + layout.length])
                 let prefix = Array(codestream[..<ends[level]]) + (ends[level] < codestream.count ? [0xFF, 0xD9] : [])
                 let decoded = try JPEG2000.decode(prefix, reduce: ends.count - 1 - level)
                 return renderer.render(decoded.values, width: decoded.width, height: decoded.height, components: decoded.components)
             }
-            let frames = try PixelFrames(file.dataSet, syntax: file.transferSyntax)
-            let description = frames.description
-            return renderer.render(NativeSamples.read(frames.frames[0], description), width: description.columns,
-                                   height: description.rows, components: description.samplesPerPixel)
+            return try codecs.rendered(bytes, window: window)
         }
         let fitted = viewport.map { image.fitted(into: $0) } ?? image
         var headers = HTTPFields()

@@ -1,4 +1,5 @@
 import DICOM
+import DIMSE
 import Foundation
 import Hummingbird
 import HTTPTypes
@@ -115,7 +116,7 @@ struct STOW {
         var answers = [(Item, Bool)?](repeating: nil, count: parts.count)
         var accepted: [(position: Int, prepared: IngestService.Prepared)] = []
         for (position, bytes) in parts.enumerated() {
-            switch Result(catching: { () throws(IngestError) in try ingest.prepare(fileBytes: bytes) }) {
+            switch Result(catching: { () throws(IngestError) in try ingest.prepare(fileBytes: bytes, source: "STOW-RS") }) {
             case let .success(prepared):
                 if let study, prepared.attributes.studyInstanceUID != study {
                     // The instance belongs to another study than the one posted to.
@@ -150,12 +151,13 @@ struct STOW {
             if let attributes {
                 item.set(.retrieveURL, .UR, "\(base)/studies/\(attributes.studyInstanceUID)/series/\(attributes.seriesInstanceUID)/instances/\(outcome.sopInstanceUID)")
             }
+            if case .coerced = outcome { item.set(.warningReason, uint16: Status.coercionOfDataElements) }
             return (Item(item), true)
         case let .failure(error):
             logger.warning("STOW-RS part refused", metadata: ["sop": "\(attributes?.sopInstanceUID ?? "unreadable")", "reason": "\(error)"])
             switch error {
             case .malformed, .classMismatch, .instanceMismatch, .index: return (failure(item, 0xC000), false)
-            case .conflict: return (failure(item, 0x0111), false)
+            case .conflict: return (failure(item, Status.conflictHeldAside), false)
             case .storage: return (failure(item, 0xA700), false)
             }
         }

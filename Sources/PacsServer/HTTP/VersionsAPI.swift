@@ -11,6 +11,8 @@ import NIOCore
 struct VersionsAPI {
     let store: DataStore
     let policies: PolicyStore
+    /// Decodes originals for a caller that wants native pixels (in worker processes).
+    let codecs: CodecRunner
 
     enum Scope: String {
         case studies, series, instances
@@ -260,7 +262,7 @@ struct VersionsAPI {
         }
         return FramePart(sopInstanceUID: instance.sopInstanceUID, frame: number, file: original, mediaType: "application/octet-stream",
                          fullLength: original.frames?[safe: number - 1]?.length ?? 0, etag: "\"\(original.sha256.prefix(16))-\(number)-native\"",
-                         read: { try WADO.nativeFrames(of: instance, store: store, only: [number])[0] })
+                         read: { try WADO.nativeFrames(of: instance, store: store, codecs: codecs, only: [number])[0] })
     }
 
     /// The whole object of a version as application/dicom: V1 as the original or its JPEG-LS copy (or
@@ -274,7 +276,7 @@ struct VersionsAPI {
         if selection.version == "V1" {
             let accept = request.headers[.accept]
             let wanted = accept?.contains("transfer-syntax") == true ? try WADO.negotiateSyntax(accept) : nil
-            (bytes, syntax) = try await WADO.file(for: instance, syntax: wanted, store: store)
+            (bytes, syntax) = try await WADO.file(for: instance, syntax: wanted, store: store, codecs: codecs)
             tag = instance.files.first { $0.version == "V1" && $0.transferSyntaxUID == syntax }?.sha256 ?? "\(syntax)-decoded"
         } else {
             guard let file = instance.files.first(where: { $0.version == selection.version }) else {

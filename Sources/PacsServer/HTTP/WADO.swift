@@ -10,6 +10,8 @@ import NIOCore
 struct WADO {
     let store: DataStore
     let policies: PolicyStore
+    /// Decodes originals for callers that want native pixels (in worker processes).
+    let codecs: CodecRunner
     let cache = InstanceCache()
 
     /// The instances a path names, after the gate allowed the user to have V1 of their studies.
@@ -51,12 +53,12 @@ struct WADO {
         let boundary = Multipart.boundary()
         let store = self.store
         // Check the first one before answering 200, so a syntax we cannot make is a 406, not a broken stream.
-        if let first = instances.first { _ = try await Self.file(for: first, syntax: syntax, store: store) }
+        if let first = instances.first { _ = try await Self.file(for: first, syntax: syntax, store: store, codecs: codecs) }
         var headers = HTTPFields()
         headers[.contentType] = "multipart/related; type=\"application/dicom\"; boundary=\(boundary)"
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             for instance in instances {
-                let (bytes, uid) = try await Self.file(for: instance, syntax: syntax, store: store)
+                let (bytes, uid) = try await Self.file(for: instance, syntax: syntax, store: store, codecs: codecs)
                 try await writer.write(Multipart.partHeader(boundary: boundary, contentType: "application/dicom; transfer-syntax=\(uid)"))
                 try await writer.write(ByteBuffer(bytes: bytes))
                 try await writer.write(ByteBuffer(string: "\r\n"))
@@ -82,7 +84,7 @@ struct WADO {
 
     /// The instance as a Part 10 file in the syntax asked for: a stored V1 file in that syntax as it is,
     /// else the original decompressed to a native syntax; 406 for a compressed syntax we do not hold.
-    static func file(for instance: InstanceSummary, syntax: String?, store: DataStore) async throws -> ([UInt8], String) {
+    static func file(for instance: InstanceSummary, syntax: String?, store: DataStore, codecs: CodecRunner) async throws -> ([UInt8], String) {
         let originals = instance.files.filter { $0.version == "V1" }
         guard let original = originals.first(where: { $0.variant == IngestService.originalVariant }) else {
             throw HTTPError(.notFound, message: "instance \(instance.sopInstanceUID) has no original")
@@ -96,9 +98,9 @@ struct WADO {
                             + "ask for transfer-syntax=* or \(TransferSyntax.explicitVRLittleEndian.uid)")
         }
         let bytes = try await Blocking.run { () throws -> [UInt8] in
-            let file = try DicomFile.read(try store.read(original))
-            let native = try PixelFrames.decompressed(file.dataSet, syntax: file.transferSyntax)
-            return try file.header(syntax: target) + native.encoded(syntax: target)
+            let stored = try store.read(original)
+            let file = try DicomFile.read(stored, skippingPixelData: true)
+            return try file.header(syntax: target) + codecs.decompressed(stored, to: target)
         }
         return (bytes, target.uid)
     }
@@ -161,7 +163,7 @@ struct WADO {
                 }
                 return try Self.codestreams(of: j2k, frames: numbers, store: store)
             default:
-                return try Self.nativeFrames(of: instance, store: store, only: numbers)
+                return try Self.nativeFrames(of: instance, store: store, codecs: codecs, only: numbers)
             }
         }
         return Multipart.response(parts, type: mediaType)
@@ -170,21 +172,19 @@ struct WADO {
     /// The pixel data of an instance, native, as one octet-stream part.
     func bulkData(_ instance: InstanceSummary) async throws -> Response {
         let store = self.store
-        let pixels = try await Blocking.run { Array(try Self.nativeFrames(of: instance, store: store).joined()) }
+        let pixels = try await Blocking.run { Array(try Self.nativeFrames(of: instance, store: store, codecs: codecs).joined()) }
         return Multipart.response([pixels], type: "application/octet-stream")
     }
 
     /// The frames of the original as native cells: read straight from their offsets when it is stored
     /// native, decoded otherwise.
-    static func nativeFrames(of instance: InstanceSummary, store: DataStore, only numbers: [Int]? = nil) throws -> [[UInt8]] {
+    static func nativeFrames(of instance: InstanceSummary, store: DataStore, codecs: CodecRunner, only numbers: [Int]? = nil) throws -> [[UInt8]] {
         guard let original = instance.files.first(where: { $0.variant == IngestService.originalVariant }) else { return [] }
         let wanted = numbers ?? Array(1...max(1, instance.numberOfFrames))
         if let layouts = original.frames, TransferSyntax(uid: original.transferSyntaxUID)?.encapsulated == false, layouts.count >= wanted.max() ?? 0 {
             return try wanted.map { try store.read(original, offset: layouts[$0 - 1].offset, length: layouts[$0 - 1].length) }
         }
-        let file = try DicomFile.read(try store.read(original))
-        let frames = try PixelFrames(file.dataSet, syntax: file.transferSyntax).frames
-        return wanted.map { frames[$0 - 1] }
+        return try codecs.frames(try store.read(original), numbers: wanted)
     }
 
     /// The dataset without its pixels, read from the bytes before the Pixel Data element when the index

@@ -260,6 +260,14 @@ public protocol ImageIndex: TierCatalog {
     func storedFiles(tier: String) throws -> [IndexedFile]
     /// The stored file recorded at a path of a tier.
     func storedFile(tier: String, path: String) throws -> IndexedFile?
+
+    // Objects held aside as conflicts.
+    /// Records a held object (its id assigned); one already held with the same SHA-256 is returned as it is.
+    func holdConflict(_ conflict: HeldConflict) throws -> HeldConflict
+    func heldConflict(sha256: String) throws -> HeldConflict?
+    func heldConflicts() throws -> [HeldConflict]
+    /// Forgets a held object; returns it, nil when there is none with this id.
+    func releaseConflict(id: Int64) throws -> HeldConflict?
 }
 
 extension ImageIndex {

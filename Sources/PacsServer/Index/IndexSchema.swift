@@ -168,6 +168,21 @@ enum IndexSchema {
                 t.column("done_at", .double)
             }
         }
+        migrator.registerMigration("v4: objects held aside as conflicts") { db in
+            try db.execute(sql: """
+                CREATE TABLE held_conflict (
+                    id INTEGER PRIMARY KEY,
+                    sop_instance_uid TEXT NOT NULL,
+                    received_at REAL NOT NULL,
+                    source TEXT NOT NULL,
+                    difference TEXT NOT NULL,
+                    file TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL UNIQUE
+                );
+                CREATE INDEX held_conflict_sop ON held_conflict (sop_instance_uid);
+                """)
+        }
         return migrator
     }
 }

@@ -186,7 +186,11 @@ public final class SQLiteIndex: ImageIndex {
             let owners = try String.fetchAll(db, sql: "SELECT DISTINCT owner FROM derivation_job WHERE state = 'running' AND owner IS NOT NULL")
             var released = 0
             for owner in owners where !isAlive(owner) {
-                try db.execute(sql: "UPDATE derivation_job SET state = 'pending', owner = NULL WHERE state = 'running' AND owner = ?", arguments: [owner])
+                // The process died, not the job (codec work runs in worker processes): the try is not counted.
+                try db.execute(sql: """
+                    UPDATE derivation_job SET state = 'pending', owner = NULL, attempts = MAX(attempts - 1, 0)
+                    WHERE state = 'running' AND owner = ?
+                    """, arguments: [owner])
                 released += db.changesCount
             }
             return released

@@ -13,7 +13,7 @@ enum FrameLocator {
             let frames = zip(location.fragmentOffsets, location.fragmentLengths).map { FrameLayout(offset: $0, length: $1) }
             return (frames, location.elementOffset)
         }
-        let size = description.bytesPerFrame
+        let size = description.storedBytesPerFrame
         guard file.transferSyntax.littleEndian, !description.planar, location.valueLength >= size * description.frames else {
             return (nil, location.elementOffset)
         }

@@ -5,7 +5,8 @@ import Tiering
 /// `pacs import`: ingests files and folders (recursively) on several threads, reporting each result.
 public struct Importer: Sendable {
     public enum Event: Sendable {
-        case imported(path: String, sopInstanceUID: String)
+        /// Stored; `supplied` names the identifiers it lacked and was given (see `IdentifierCoercion`).
+        case imported(path: String, sopInstanceUID: String, supplied: [String])
         case duplicate(path: String, sopInstanceUID: String)
         case failed(path: String, reason: String)
     }
@@ -65,7 +66,8 @@ public struct Importer: Sendable {
                     let bytes = try DurableFile.read(URL(fileURLWithPath: path))
                     size = bytes.count
                     switch try service.ingest(fileBytes: bytes) {
-                    case let .stored(uid): event = .imported(path: path, sopInstanceUID: uid)
+                    case let .stored(uid): event = .imported(path: path, sopInstanceUID: uid, supplied: [])
+                    case let .coerced(uid, supplied): event = .imported(path: path, sopInstanceUID: uid, supplied: supplied)
                     case let .duplicate(uid): event = .duplicate(path: path, sopInstanceUID: uid)
                     }
                 } catch {

@@ -5,8 +5,8 @@ import Tiering
 public enum IngestError: Error, Sendable, CustomStringConvertible {
     /// The bytes are not a readable DICOM dataset.
     case malformed(DICOMError)
-    /// A different object with this SOP Instance UID is already stored; the new one was kept out.
-    case conflict(sopInstanceUID: String)
+    /// A different object with this SOP Instance UID is already stored: the new one was held aside (`ConflictHold`).
+    case conflict(sopInstanceUID: String, difference: String, held: Int64)
     /// The dataset's SOP Class UID is not the one the request announced.
     case classMismatch(requested: String, dataSet: String)
     /// The dataset's SOP Instance UID is not the one the request announced.
@@ -19,25 +19,13 @@ public enum IngestError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .malformed(error): return "cannot be read as DICOM: \(error)"
-        case let .conflict(uid): return "conflict: a different object with SOP Instance UID \(uid) is already stored; the new one was not stored"
+        case let .conflict(uid, difference, held):
+            return "conflict held aside as \(held): SOP Instance UID \(uid) is stored with other content (\(difference)); "
+                + "the stored instance is unchanged (pacs conflict show \(held))"
         case let .classMismatch(requested, dataSet): return "the dataset's SOP Class UID \(dataSet) is not the announced \(requested)"
         case let .instanceMismatch(requested, dataSet): return "SOP Instance UID differs from the request's: dataset \(dataSet), request \(requested)"
         case let .storage(error): return "could not be stored: \(error)"
         case let .index(message): return "could not be indexed: \(message)"
-        }
-    }
-}
-
-/// What happened to an instance that was accepted.
-public enum IngestOutcome: Sendable, Equatable {
-    /// Newly stored: durable and indexed.
-    case stored(sopInstanceUID: String)
-    /// Identical to an instance already stored; nothing changed.
-    case duplicate(sopInstanceUID: String)
-
-    public var sopInstanceUID: String {
-        switch self {
-        case let .stored(uid), let .duplicate(uid): return uid
         }
     }
 }

@@ -19,13 +19,20 @@ public final class IngestService: Sendable {
     private let read: @Sendable (StoredFile) throws -> [UInt8]
     /// The index's folder when it is on another file system than the fast tier (a second flush then).
     private let separateIndexFolder: URL?
+    /// Compares a re-sent instance with the stored one (decoding pixels: codec work on received data).
+    private let codecs: CodecRunner
+    /// Where an object that conflicts with a stored instance is kept.
+    private let conflicts: ConflictHold
 
     public init(index: ImageIndex, fast: TierDirectory, staging: StagingSession, read: @escaping @Sendable (StoredFile) throws -> [UInt8],
+                codecs: CodecRunner, conflicts: ConflictHold,
                 onStored: (@Sendable () -> Void)? = nil, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.index = index
         self.fast = fast
         self.staging = staging
         self.read = read
+        self.codecs = codecs
+        self.conflicts = conflicts
         separateIndexFolder = DurableFile.sameFileSystem(fast.root, index.folder) ? nil : index.folder
         self.onStored = onStored
         self.clock = clock
@@ -48,13 +55,51 @@ public final class IngestService: Sendable {
         /// The SHA-256 of header and bytes when someone else takes it (a C-STORE's receiver): asked after staging.
         var sha256: (@Sendable () -> String)?
         public let attributes: IndexedAttributes
+        /// Identifiers the sender left out that were supplied (see `IdentifierCoercion`).
+        var supplied: [Tag] = []
+        /// Who sent it, for the record of a conflict: "import", "STOW-RS", "C-STORE from AE".
+        var source = "import"
     }
 
     /// The file to store for some received bytes: as received when they are a standard Part 10 file, else
     /// normalized to one; and the attributes the index records.
-    public func prepare(fileBytes: [UInt8]) throws(IngestError) -> Prepared {
+    public func prepare(fileBytes: [UInt8], source: String = "import") throws(IngestError) -> Prepared {
         let (file, bytes) = try normalize(fileBytes)
-        return Prepared(file: file, bytes: bytes, attributes: try Self.attributes(of: file))
+        guard IdentifierCoercion.coerced(file.dataSet) == nil else {
+            return try coerced(try whole(bytes).dataSet, syntax: file.transferSyntax, sourceAE: file.meta.string(.sourceApplicationEntityTitle),
+                               source: source)
+        }
+        var prepared = Prepared(file: file, bytes: bytes, attributes: try Self.attributes(of: file))
+        prepared.source = source
+        return prepared
+    }
+
+    /// A dataset without its Study or Series Instance UID, stored as a file with them supplied (and recorded).
+    private func coerced(_ dataSet: DataSet, syntax: TransferSyntax, sourceAE: String?, source: String) throws(IngestError) -> Prepared {
+        guard let (dataSet, supplied) = IdentifierCoercion.coerced(dataSet) else { throw .malformed(.notDICOM(reason: "nothing to supply")) }
+        do {
+            // Datasets are written little endian: a big-endian one is stored in Explicit VR Little Endian.
+            let file = try DicomFile.wrapping(dataSet, transferSyntax: syntax.littleEndian ? syntax : .explicitVRLittleEndian, sourceAE: sourceAE)
+            var prepared = try prepare(fileBytes: try file.encoded(), source: source)
+            prepared.supplied = supplied
+            return prepared
+        } catch let error as IngestError {
+            throw error
+        } catch let error as DICOMError {
+            throw .malformed(error)
+        } catch {
+            throw .malformed(.notDICOM(reason: "\(error)"))
+        }
+    }
+
+    private func whole(_ bytes: [UInt8]) throws(IngestError) -> DicomFile {
+        do {
+            return try DicomFile.read(bytes)
+        } catch let error as DICOMError {
+            throw .malformed(error)
+        } catch {
+            throw .malformed(.notDICOM(reason: "\(error)"))
+        }
     }
 
     /// The file as read for storing: its pixels located, not copied (see `compare` for where they are needed).
@@ -151,7 +196,9 @@ public final class IngestService: Sendable {
                 return
             }
             for entry in placed {
-                results[entry.item.position] = .success(.stored(sopInstanceUID: entry.item.prepared.attributes.sopInstanceUID))
+                let prepared = entry.item.prepared
+                results[entry.item.position] = .success(prepared.supplied.isEmpty ? .stored(sopInstanceUID: prepared.attributes.sopInstanceUID)
+                    : .coerced(sopInstanceUID: prepared.attributes.sopInstanceUID, supplied: prepared.supplied.compactMap(\.keyword)))
             }
             if let acknowledge, repeated.isEmpty {
                 acknowledge(results.map { $0 ?? .failure(.index("not ingested")) })
@@ -206,13 +253,18 @@ public final class IngestService: Sendable {
             if let sopInstanceUID, let actual = dataSet.string(.sopInstanceUID), actual != sopInstanceUID {
                 throw IngestError.instanceMismatch(requested: sopInstanceUID, dataSet: actual)
             }
+            if IdentifierCoercion.coerced(dataSet) != nil {
+                return try coerced(try DataSet.read(bytes, syntax: syntax), syntax: syntax, sourceAE: sourceAE, source: "C-STORE from \(sourceAE ?? "?")")
+            }
             var file = try DicomFile.wrapping(dataSet, transferSyntax: syntax, sourceAE: sourceAE)
             // Our meta header, then the dataset exactly as received.
             let header = try file.header()
             file.pixelDataLocation = location?.shifted(by: header.count)
             var sha256: (@Sendable () -> String)?
             if let digest, digest.header == header { sha256 = { digest.finalize() } }
-            return Prepared(file: file, header: header, bytes: bytes, sha256: sha256, attributes: try Self.attributes(of: file))
+            var prepared = Prepared(file: file, header: header, bytes: bytes, sha256: sha256, attributes: try Self.attributes(of: file))
+            prepared.source = "C-STORE from \(sourceAE ?? "?")"
+            return prepared
         } catch let error as IngestError {
             throw error
         } catch let error as DICOMError {
@@ -265,26 +317,26 @@ public final class IngestService: Sendable {
         if let separateIndexFolder, !staged.isEmpty { try DurableFile.syncFileSystem(separateIndexFolder) }
     }
 
-    /// An instance whose SOP Instance UID is already stored is a duplicate when its dataset is the same
-    /// element for element (its file meta may differ), otherwise a conflict that is kept out.
-    /// Both are read whole here (pixels included): prepared files hold their attributes only.
+    /// An instance whose SOP Instance UID is already stored is a duplicate when it is the same instance (see
+    /// `InstanceComparison`: any transfer syntax), otherwise a conflict, held aside for an admin.
     private func compare(_ received: Prepared, with existing: StoredFile, uid: String) throws(IngestError) -> IngestOutcome {
-        let file: DicomFile
+        let bytes = received.header + received.bytes
+        let difference: String
         do {
-            file = try DicomFile.read(received.header + received.bytes)
+            guard let found = try codecs.difference(stored: try read(existing), received: bytes) else { return .duplicate(sopInstanceUID: uid) }
+            difference = found
         } catch {
-            throw .malformed(error as? DICOMError ?? .notDICOM(reason: "\(error)"))
+            // The stored copy cannot be read (damaged, or the archive is offline), or the two cannot be compared:
+            // the stored one is never replaced.
+            difference = "it cannot be compared with the stored instance: \(error)"
         }
+        let held: HeldConflict
         do {
-            let stored = try DicomFile.read(read(existing))
-            guard stored.dataSet == file.dataSet else { throw IngestError.conflict(sopInstanceUID: uid) }
-            return .duplicate(sopInstanceUID: uid)
-        } catch let error as IngestError {
-            throw error
+            held = try conflicts.hold(bytes, sopInstanceUID: uid, difference: difference, source: received.source, now: clock())
         } catch {
-            // The stored copy cannot be read (damaged, or the archive is offline): never replace it.
-            throw .conflict(sopInstanceUID: uid)
+            throw .storage(error as? StoreError ?? .io(path: conflicts.folder.path, operation: "hold conflict", errno: 0))
         }
+        throw .conflict(sopInstanceUID: uid, difference: difference, held: held.id)
     }
 }
 

@@ -1,7 +1,7 @@
 /// What versions every image gets and how hard each is compressed (`Policies/compression.yaml`).
-public struct CompressionPolicy: Sendable, Equatable {
+public struct CompressionPolicy: Sendable, Equatable, Codable {
     /// A lossy version the server derives (V1, the original and its lossless copy, is always there).
-    public struct Version: Sendable, Equatable {
+    public struct Version: Sendable, Equatable, Codable {
         public var name: String
         public var purpose: Purpose
         /// Image quality relative to the original, in percent.
@@ -9,7 +9,7 @@ public struct CompressionPolicy: Sendable, Equatable {
     }
 
     /// A row of ratios for images that match; the first matching rule wins, then `defaults`.
-    public struct Rule: Sendable, Equatable {
+    public struct Rule: Sendable, Equatable, Codable {
         public var modality: String?
         public var bodyPart: String?
         /// Matches when the study description contains this text (case-insensitive).
@@ -28,6 +28,8 @@ public struct CompressionPolicy: Sendable, Equatable {
 
     public var losslessCopy: Bool
     public var versions: [Version]
+    /// Seconds the versions of one image may take; a worker still deriving then is stopped and the try fails.
+    public var derivationTimeout: Double = 600
     public var defaults: Rule
     public var rules: [Rule]
 
@@ -47,7 +49,7 @@ public struct CompressionPolicy: Sendable, Equatable {
 }
 
 /// Why a version exists.
-public enum Purpose: String, Sendable, CaseIterable {
+public enum Purpose: String, Sendable, CaseIterable, Codable {
     case diagnosis, reference, comparison
 }
 
@@ -83,11 +85,13 @@ extension CompressionPolicy {
         let names = declared
         let defaults = readRule(yaml.mapping("defaults", required: true), names: names, isDefault: true)
         let rules = (yaml.list("rules") ?? []).map { readRule(yaml.reader(for: $0), names: names, isDefault: false) }
+        let timeout = yaml.number("derivation_timeout", in: 1...86_400, hint: "seconds one image's versions may take")
         yaml.finish()
         for version in versions where defaults.ratios[version.name] == nil {
             yaml.problem("defaults", "gives no ratio for \(version.name): add `\(version.name): <ratio>` under defaults.ratio")
         }
-        let policy = CompressionPolicy(losslessCopy: losslessCopy, versions: versions, defaults: defaults, rules: rules)
+        var policy = CompressionPolicy(losslessCopy: losslessCopy, versions: versions, defaults: defaults, rules: rules)
+        if let timeout { policy.derivationTimeout = timeout }
         return (policy, ["V1"] + declared.sorted())
     }
 
