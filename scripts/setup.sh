@@ -17,13 +17,37 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
-  python_packages=(pydicom==3.0.2 pynetdicom dicomweb-client pytest numpy pylibjpeg pylibjpeg-openjpeg pyjpegls PyYAML pillow selenium requests)
-  python3 - "${python_packages[@]}" <<'PY' || python3 -m pip install -q "${python_packages[@]}"
+  # The Python packages of the end-to-end tests, pinned in one file; installed when any is missing or differs.
+  requirements=Tests/e2e/requirements.txt
+  python3 - "$requirements" <<'PY' || python3 -m pip install -q -r "$requirements"
 import importlib.metadata as m, sys
-for spec in sys.argv[1:]:
-    name, _, version = spec.partition("==")
-    installed = m.version(name)
-    if version and installed != version:
-        sys.exit(1)
+for line in open(sys.argv[1]):
+    spec = line.split("#")[0].strip()
+    if spec:
+        name, _, version = spec.partition("==")
+        if m.version(name) != version:
+            sys.exit(1)
+PY
+  # Every module the tests import must import (and pydicom's pixel plugins load): a missing one fails here, never
+  # turns a test into a skip.
+  python3 - Tests/e2e <<'PY'
+import ast, importlib, pathlib, sys
+folder = pathlib.Path(sys.argv[1])
+local = {path.stem for path in folder.glob("*.py")}
+modules = {"openjpeg", "libjpeg", "rle", "jpeg_ls", "data_store"}
+for path in folder.glob("*.py"):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module.split(".")[0])
+missing = []
+for name in sorted(modules - local - set(sys.stdlib_module_names) - {"__future__"}):
+    try:
+        importlib.import_module(name)
+    except Exception as error:
+        missing.append(f"{name} ({error})")
+if missing:
+    sys.exit("the end-to-end tests import modules that do not import: " + ", ".join(missing))
 PY
 fi

@@ -17,8 +17,11 @@ struct PolicyTests {
         #expect(compression.ratio(for: "V3", modality: "MR") == 10)
         #expect(compression.ratio(for: "V2", modality: "US") == 10)  // the defaults row
         let access = policies.access
-        #expect(!access.decide(role: .referring, status: .unread, version: "V2").allowed)
-        #expect(access.decide(role: .referring, status: .unread, version: "V2").rule == "access.yaml default.unread")
+        for version in ["V1", "V2", "V3"] {
+            #expect(!access.decide(role: .referring, status: .unread, version: version).allowed)
+            #expect(access.decide(role: .referring, status: .unread, version: version).rule == "access.yaml roles.referring.unread")
+        }
+        #expect(access.decide(role: .teleradiology, status: .unread, version: "V1").allowed)
         #expect(access.decide(role: .referring, status: .diagnosed, version: "V2").allowed)
         #expect(!access.decide(role: .referring, status: .report, version: "V1").allowed)
         #expect(access.decide(role: .reading, status: .report, version: "V1").allowed)

@@ -3,7 +3,7 @@
 The tests drive the real `pacs` executable (env PACS_BIN, default
 <repo>/.build/debug/pacs), each test against a fresh data directory and the
 repository's default Policies/ (a copy whose fast tier has a fixed capacity, see POLICIES_DIR). Without the executable every test that needs
-it is skipped with a message saying how to get one.
+it fails with a message saying how to get one (a missing dependency is never a skip).
 """
 
 from __future__ import annotations
@@ -613,7 +613,7 @@ def built_binary(variable: str, default: Path) -> Path:
     temporary folders, where a relative path would not resolve."""
     path = Path(os.environ.get(variable, default)).resolve()
     if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.skip(f"{path.name} executable not found at {path}: run `swift build` in {REPO_ROOT} "
+        pytest.fail(f"{path.name} executable not found at {path}: run `swift build` in {REPO_ROOT} "
                     f"or set {variable} to a built binary")
     return path
 
@@ -705,7 +705,7 @@ def opj_decode(codestream: bytes, reduce: int, workdir: Path, signed: bool = Fal
     """OpenJPEG's decoding of a J2K codestream, `reduce` resolution levels discarded, as sample values (int64).
     OpenJPEG writes a signed image to PGM shifted by 2^(bits-1); with `signed` that shift is undone."""
     if not OPJ_DECOMPRESS.is_file():
-        pytest.skip(f"OpenJPEG's opj_decompress is not at {OPJ_DECOMPRESS}: apt-get install libopenjp2-tools")
+        pytest.fail(f"OpenJPEG's opj_decompress is not at {OPJ_DECOMPRESS}: run scripts/setup.sh --test")
     token = secrets.token_hex(6)
     source, pgm = workdir / f"{token}.j2c", workdir / f"{token}.pgm"
     source.write_bytes(codestream)

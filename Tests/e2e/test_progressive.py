@@ -45,8 +45,8 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEG2000
 from conftest import (pacs_with_users, opj_decode, HTTP_READY_LINE, VALID_DIR, GeneratedSeries, Pacs, PacsServer, free_port,
                       generate_ct_series, media_type_parameters, multipart_parts, read_source)
 
-jpeg_ls = pytest.importorskip("jpeg_ls", reason="pyjpegls is missing: pip install pyjpegls")
-pytest.importorskip("pynetdicom", reason="pynetdicom is missing: run scripts/setup.sh --test")
+import jpeg_ls  # noqa: E402
+import pynetdicom  # noqa: E402,F401
 from pynetdicom import ALL_TRANSFER_SYNTAXES, AE, build_role, evt  # noqa: E402
 from pynetdicom.sop_class import (CTImageStorage, StudyRootQueryRetrieveInformationModelGet,  # noqa: E402
                                   StudyRootQueryRetrieveInformationModelMove)

@@ -36,7 +36,7 @@ import pytest
 from conftest import (pacs_with_users, HTTP_READY_LINE, VALID_DIR, Pacs, PacsServer, free_port,
                       generate_ct_series, read_source)
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="Selenium is missing: pip install selenium")
+from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import TimeoutException, WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -45,7 +45,7 @@ from selenium.webdriver.common.actions.wheel_input import ScrollOrigin  # noqa: 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-Image = pytest.importorskip("PIL.Image", reason="Pillow is missing: pip install pillow")
+from PIL import Image  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -133,8 +133,7 @@ def site(pacs_bin: Path, tmp_path_factory) -> Site:
 def chrome():
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
     if missing:
-        pytest.skip(f"headless Chromium is not installed ({', '.join(missing)} missing): "
-                    "apt-get install chromium chromium-driver")
+        pytest.fail(f"headless Chromium is not installed ({', '.join(missing)} missing): run scripts/setup.sh --test")
     options = Options()
     options.binary_location = str(CHROMIUM)
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"):

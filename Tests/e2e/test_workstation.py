@@ -52,8 +52,8 @@ from pydicom.uid import ImplicitVRLittleEndian
 from conftest import (pacs_with_users, opj_decode, HTTP_READY_LINE, VALID_DIR, GeneratedSeries, Pacs, PacsServer, free_port,
                       generate_ct_series, read_source, valid_sources, wildcard_match)
 
-jpeg_ls = pytest.importorskip("jpeg_ls", reason="pyjpegls is missing: pip install pyjpegls")
-Image = pytest.importorskip("PIL.Image", reason="Pillow is missing: pip install pillow")
+import jpeg_ls  # noqa: E402
+from PIL import Image  # noqa: E402
 
 HOST = "127.0.0.1"
 USERS = {"reader": "reading", "referrer": "referring", "telerad": "teleradiology", "admin": "admin"}
