@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C libraries from the system (Debian -dev packages), entered through module maps.
@@ -56,6 +57,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Yams", package: "Yams"),
@@ -72,7 +74,7 @@ let package = Package(
         // What both command-line front ends share (asking for a password).
         .target(name: "CommandLineSupport"),
         .executableTarget(name: "pacs", dependencies: [
-            "PacsServer", "DICOM", "DIMSE", "CommandLineSupport", "CMemory",
+            "PacsServer", "DICOM", "DIMSE", "Tiering", "CommandLineSupport", "CMemory",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -81,10 +83,12 @@ let package = Package(
         ]),
         // Codec timing for bench/derive, set against bench/codec_baseline.c.
         .executableTarget(name: "strata-bench", dependencies: ["Codecs", "DICOM"]),
+        // The workstation's command line (its folder is not named `workstation`, which would be the library's
+        // folder on a case-insensitive disk).
         .executableTarget(name: "workstation", dependencies: [
             "Workstation", "Codecs", "CommandLineSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], path: "Sources/WorkstationCLI"),
 
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], path: "Tests/DICOMTests"),
         .testTarget(name: "DIMSETests", dependencies: ["DIMSE", "DICOM", .product(name: "NIOCore", package: "swift-nio"),

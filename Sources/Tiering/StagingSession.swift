@@ -1,7 +1,5 @@
 import Foundation
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A writer process's own staging folder under `<tier>/.incoming/`, held with an exclusive lock for as long
 /// as the process runs. A folder whose lock can be taken belongs to a process that has died: its files
@@ -71,20 +69,5 @@ public final class StagingSession: @unchecked Sendable {
                 .filter { $0 != lockName }.sorted().map { folder.appendingPathComponent($0) }
             return AbandonedStaging(folder: folder, files: files, lockDescriptor: fd)
         }
-    }
-}
-
-/// A dead writer's staging folder, locked by us while recovery works on it.
-public struct AbandonedStaging: Sendable {
-    public let folder: URL
-    public let files: [URL]
-    let lockDescriptor: Int32
-
-    /// Unlocks the folder, removing it if recovery emptied it.
-    public func release() {
-        if let left = try? FileManager.default.contentsOfDirectory(atPath: folder.path), left == [StagingSession.lockName] {
-            try? FileManager.default.removeItem(at: folder)
-        }
-        close(lockDescriptor)
     }
 }

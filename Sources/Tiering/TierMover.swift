@@ -1,36 +1,6 @@
 import Foundation
-import Synchronization
-#if canImport(Glibc)
 import Glibc
-#endif
-
-/// Why the mover did not run or stopped.
-public enum TierError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// Another mover (the server's, or another `pacs tier` command) holds the lock.
-    case busy
-    /// The archive cannot take files; migration pauses and nothing is deleted.
-    case archiveUnavailable(String)
-
-    public var description: String {
-        switch self {
-        case .busy: return "another mover is running on this data folder (the server's or another pacs tier command); try again when it is done"
-        case let .archiveUnavailable(reason): return "migration paused: \(reason); nothing was deleted from the fast tier"
-        }
-    }
-}
-
-/// What one pass of the mover did.
-public struct TierReport: Sendable, Equatable {
-    public var moved = 0, copied = 0, dropped = 0, recalled = 0
-    public var bytes: Int64 = 0
-    public var seconds = 0.0
-    /// Steps that failed, each with why; their source copies were kept.
-    public var failures: [String] = []
-    /// Interrupted steps a restart finished or rolled back.
-    public var recovered: [String] = []
-
-    public init() {}
-}
+import Synchronization
 
 /// Carries out tier transfers: copy (in the kernel) to the destination's staging folder, flush, rename into
 /// place, verify the copy's SHA-256 against the index, switch the index, then delete the source copy; every
@@ -394,22 +364,5 @@ public final class TierMover: Sendable {
         }
         try catalog.record(events)
         return (candidates.count, rotten)
-    }
-}
-
-extension Array where Element: Sendable {
-    /// `transform` of every element on `threads` threads at once, results in order.
-    func concurrentMap<T: Sendable>(threads: Int, _ transform: @Sendable (Element) -> T) -> [T] {
-        let results = Mutex<[Int: T]>([:])
-        let next = Atomic<Int>(0)
-        DispatchQueue.concurrentPerform(iterations: Swift.min(threads, count)) { _ in
-            while true {
-                let position = next.add(1, ordering: .relaxed).oldValue
-                guard position < count else { return }
-                let value = transform(self[position])
-                results.withLock { $0[position] = value }
-            }
-        }
-        return results.withLock { all in indices.map { all[$0]! } }
     }
 }

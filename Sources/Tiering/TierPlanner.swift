@@ -1,39 +1,5 @@
 import Foundation
 
-/// A step the mover would take, and why.
-public struct PlannedTransfer: Sendable, Equatable {
-    public var kind: TierTransfer.Kind
-    public var object: TieredObject
-    public var source: String
-    public var destination: String
-    public var expiresAt: Double?
-    public var reason: String
-
-    public var transfer: TierTransfer {
-        TierTransfer(kind: kind, object: object.key, path: object.path, sha256: object.sha256, size: object.size, source: source,
-                     destination: destination, expiresAt: expiresAt, reason: reason)
-    }
-}
-
-/// How full the fast tier is.
-public struct TierUsage: Sendable, Equatable {
-    public var used: Int64
-    public var capacity: Int64
-
-    public init(used: Int64, capacity: Int64) {
-        self.used = used
-        self.capacity = capacity
-    }
-
-    public var percent: Double { capacity > 0 ? Double(used) * 100 / Double(capacity) : 0 }
-}
-
-public struct TierPlan: Sendable, Equatable {
-    public var transfers: [PlannedTransfer] = []
-    /// Said loudly: the fast tier is over its high watermark and not enough may move.
-    public var warnings: [String] = []
-}
-
 /// Decides, from the policy and a moment, what moves: pure, so `pacs tier run --dry-run --now` and the
 /// tests can ask about any moment without waiting for it.
 public struct TierPlanner: Sendable {

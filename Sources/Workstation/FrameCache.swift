@@ -1,25 +1,5 @@
 import Foundation
 
-/// What the cache holds of one frame of one version: the codestream's first `heldBytes` bytes (through
-/// resolution level `level`), as the server's ETag named them.
-public struct CachedFrame: Codable, Sendable, Equatable {
-    public var sopInstanceUID: String
-    public var frame: Int
-    public var version: String
-    public var mediaType: String
-    public var etag: String
-    /// The resolution level held and how many there are (nil for V1, which has none).
-    public var level: Int?
-    public var levels: Int?
-    public var width: Int?
-    public var height: Int?
-    public var heldBytes: Int
-    /// True when the frame is held at the finest level the pull asked for, or whole.
-    public var complete: Bool
-
-    public var isTop: Bool { level == nil || level == (levels ?? 1) - 1 }
-}
-
 /// The workstation's local cache: one folder per instance and version, a data file per frame holding the
 /// bytes received so far and a small JSON manifest beside it. The manifest is written after the data, so
 /// after a crash it never claims bytes the data file lacks. Least recently used frames leave first when

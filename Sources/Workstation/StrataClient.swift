@@ -4,33 +4,6 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
-/// Why a request to the server failed, with the server's own reason when it gave one.
-public enum ClientError: Error, CustomStringConvertible, Equatable {
-    case http(status: Int, message: String)
-    case protocolError(String)
-
-    public var description: String {
-        switch self {
-        case let .http(status, message): return "the server answered \(status): \(message)"
-        case let .protocolError(message): return message
-        }
-    }
-
-    public var status: Int? {
-        if case let .http(status, _) = self { return status }
-        return nil
-    }
-}
-
-/// An HTTP response read whole.
-public struct ClientResponse: Sendable {
-    public var status: Int
-    public var headers: HTTPHeaders
-    public var body: [UInt8]
-
-    public func header(_ name: String) -> String? { headers.first(name: name) }
-}
-
 /// The workstation's connection to a Strata server: authenticates once (a bearer token from `/auth/token`,
 /// renewed when it expires), keeps connections alive, and reads bodies through the rate limiter.
 public final class StrataClient: Sendable {
@@ -154,28 +127,4 @@ public final class StrataClient: Sendable {
         }
         return String(decoding: body.prefix(500), as: UTF8.self)
     }
-}
-
-private final class TokenHolder: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: String?
-    private var expires = Date.distantPast
-
-    var current: String? { lock.withLock { expires > Date() ? value : nil } }
-
-    func set(_ token: String, lifetime: Double) {
-        // Renewed a little early, so a request never arrives with a token that just expired.
-        lock.withLock { value = token; expires = Date().addingTimeInterval(max(1, lifetime - 5)) }
-    }
-
-    func clear() { lock.withLock { value = nil } }
-}
-
-/// A running total of bytes, read from any thread.
-public final class ByteCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var total = 0
-
-    public func add(_ count: Int) { lock.withLock { total += count } }
-    public var value: Int { lock.withLock { total } }
 }

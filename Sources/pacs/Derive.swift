@@ -40,18 +40,3 @@ struct Derive: ParsableCommand {
         Output.line("derived versions of \(done.value) instances, \(after.pending) still queued")
     }
 }
-
-/// A thread-safe count.
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-
-    var value: Int { lock.withLock { count } }
-
-    func increment() -> Int {
-        lock.withLock {
-            count += 1
-            return count
-        }
-    }
-}

@@ -701,11 +701,11 @@ def test_delivery_policy_chooses_version_and_level(site: Site, large, case: str)
 
 def test_delivery_to_a_referring_user_of_an_unread_study_is_refused_naming_the_rule(site: Site):
     """No silent substitute: a referring user asking an unread study's frame without a selector gets 403
-    naming access.yaml default.unread, not V1."""
+    naming access.yaml roles.referring.unread, not V1."""
     sop = str(fixture(UNREAD_FIXTURE).SOPInstanceUID)
     assert site.status(str(fixture(UNREAD_FIXTURE).StudyInstanceUID)) == 1
     response = site.get(f"/instances/{sop}/frames/1", "referrer")
-    assert_refusal(response, "access.yaml default.unread", "V2", "referring, no selector, unread")
+    assert_refusal(response, "access.yaml roles.referring.unread", "V2", "referring, no selector, unread")
 
 
 # --------------------------------------------------------------------------

@@ -121,7 +121,7 @@ def site(pacs_bin: Path, tmp_path_factory) -> Site:
                         log=root / "serve.log").start(HTTP_READY_LINE)
     yield Site(pacs, server, http_port, passwords, pacs.ls("studies"), ct_study, ct_series,
                [s.sop_instance_uid for s in sources], unread_study, small_study,
-               "access.yaml default.unread")
+               "access.yaml roles.referring.unread")
     assert server.stop() == 0, f"pacs serve did not exit 0 on SIGTERM:\n{server.log_text()[-3000:]}"
 
 

@@ -393,14 +393,14 @@ def test_pull_a_series_that_is_held_fetches_nothing_again(site: Site, work: Path
 
 def test_a_referring_user_pulling_an_unread_study_gets_exit_3_with_the_rule(site: Site, work: Path):
     """The MR study is unread: a referring doctor's pull (no selector, and V2 asked) ends with exit 3 and
-    "the server answered 403: ..." naming access.yaml default.unread; no image data reaches the cache."""
+    "the server answered 403: ..." naming access.yaml roles.referring.unread; no image data reaches the cache."""
     mr = read_source(VALID_DIR / "mr_explicit_le.dcm")
     assert site.status(mr.study_instance_uid) == 1
     cache = work / "cache"
     for flags in ([], ["--version", "V2"]):
         result = site.run("pull", mr.study_instance_uid, *flags, "--cache", cache, user="referrer")
         assert result.returncode == 3, f"pull {flags}: exit {result.returncode}\n{result.stdout}{result.stderr}"
-        assert "the server answered 403:" in result.stderr and "access.yaml default.unread" in result.stderr, result.stderr
+        assert "the server answered 403:" in result.stderr and "access.yaml roles.referring.unread" in result.stderr, result.stderr
     assert not list(cache.rglob("*.bin")), f"refused, yet cached: {list(cache.rglob('*.bin'))}"
 
 

@@ -145,13 +145,6 @@ public struct DicomFile: Equatable, Sendable {
     }
 }
 
-/// Who we are in file meta information and association negotiation.
-public enum Implementation {
-    /// A UUID-derived UID (PS3.5 B.2), fixed for this implementation.
-    public static let classUID = "2.25.199283047813049183094751220563217645141"
-    public static let versionName = "STRATA_010"
-}
-
 extension DataSet {
     /// Reads a bare dataset encoded in `syntax` (as DIMSE messages carry them).
     public static func read(_ bytes: [UInt8], syntax: TransferSyntax) throws -> DataSet {

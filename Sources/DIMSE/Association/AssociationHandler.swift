@@ -3,37 +3,6 @@ import Foundation
 import Logging
 import NIOCore
 
-/// Decides whether to accept an association and on which presentation contexts.
-public protocol AssociationNegotiator: Sendable {
-    func negotiate(_ request: AssociateRequest) -> Result<AssociateAccept, AssociateReject>
-}
-
-/// Serves the requests arriving on an association, one at a time, in order.
-public protocol DIMSEService: Sendable {
-    func handle(_ request: DIMSEMessage, on association: Association) async
-    /// Asked on the event loop when a request's command has arrived and its dataset follows: an observer returned
-    /// here sees the dataset's fragments as they arrive, and travels with the message (`DIMSEMessage.observer`).
-    func observer(for command: DataSet, in context: Association.Context, on association: Association) -> DataSetObserver?
-}
-
-extension DIMSEService {
-    public func observer(for command: DataSet, in context: Association.Context, on association: Association) -> DataSetObserver? { nil }
-}
-
-/// Work done on a dataset on the event loop that received it, alongside the service (a C-STORE's receiver hashes it
-/// while the service reads and stages it).
-public protocol DataSetObserver: AnyObject, Sendable {
-    /// One fragment, in order, on the event loop: keep it short, the rest of the dataset is arriving.
-    func received(_ fragment: ByteBuffer)
-    /// On the event loop, right after the whole message went to the service: work on the dataset done here runs
-    /// alongside the service, while the peer waits for the answer.
-    func completed()
-}
-
-extension DataSetObserver {
-    public func completed() {}
-}
-
 /// The upper-layer state machine of one association (PS3.8 9.2) for either side: negotiation, message
 /// assembly, release and abort. Requests go to the service in order on their own task; responses to our
 /// own requests and C-CANCELs are routed to the association at once. Any protocol fault aborts only

@@ -6,9 +6,9 @@ import Tiering
 /// over the first and never lost. The same object arriving again is held once.
 public struct ConflictHold: Sendable {
     let folder: URL
-    let index: ImageIndex
+    let index: ConflictRecords
 
-    public init(folder: URL, index: ImageIndex) {
+    public init(folder: URL, index: ConflictRecords) {
         self.folder = folder
         self.index = index
     }

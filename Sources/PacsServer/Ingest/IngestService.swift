@@ -9,7 +9,7 @@ import Tiering
 public final class IngestService: Sendable {
     public static let originalVariant = "original"
 
-    private let index: ImageIndex
+    private let index: InstanceIndex
     private let fast: TierDirectory
     private let staging: StagingSession
     private let locks = KeyLocks()
@@ -17,14 +17,14 @@ public final class IngestService: Sendable {
     private let onStored: (@Sendable () -> Void)?
     /// Reads a stored file from whichever tier holds it (a duplicate may arrive after its original moved).
     private let read: @Sendable (StoredFile) throws -> [UInt8]
-    /// The index's folder when it is on another file system than the fast tier (a second flush then).
+    /// The index's folder when it is on this machine but on another file system than the fast tier (a second flush then).
     private let separateIndexFolder: URL?
     /// Compares a re-sent instance with the stored one (decoding pixels: codec work on received data).
     private let codecs: CodecRunner
     /// Where an object that conflicts with a stored instance is kept.
     private let conflicts: ConflictHold
 
-    public init(index: ImageIndex, fast: TierDirectory, staging: StagingSession, read: @escaping @Sendable (StoredFile) throws -> [UInt8],
+    public init(index: InstanceIndex, fast: TierDirectory, staging: StagingSession, read: @escaping @Sendable (StoredFile) throws -> [UInt8],
                 codecs: CodecRunner, conflicts: ConflictHold,
                 onStored: (@Sendable () -> Void)? = nil, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.index = index
@@ -33,7 +33,7 @@ public final class IngestService: Sendable {
         self.read = read
         self.codecs = codecs
         self.conflicts = conflicts
-        separateIndexFolder = DurableFile.sameFileSystem(fast.root, index.folder) ? nil : index.folder
+        separateIndexFolder = index.folder.flatMap { DurableFile.sameFileSystem(fast.root, $0) ? nil : $0 }
         self.onStored = onStored
         self.clock = clock
     }
@@ -337,29 +337,5 @@ public final class IngestService: Sendable {
             throw .storage(error as? StoreError ?? .io(path: conflicts.folder.path, operation: "hold conflict", errno: 0))
         }
         throw .conflict(sopInstanceUID: uid, difference: difference, held: held.id)
-    }
-}
-
-/// Serialises work on the same keys (SOP Instance UIDs): a caller waits only while another holds one of its own
-/// keys, so two STOW-RS bodies of different instances are stored side by side.
-final class KeyLocks: @unchecked Sendable {
-    private let condition = NSCondition()
-    /// Keys held now (guarded by `condition`).
-    private var held = Set<String>()
-
-    /// Holds all `keys` at once while `body` runs (taken together, so two callers cannot deadlock).
-    func withLocks(for keys: [String], _ body: () -> Void) {
-        let keys = Set(keys)
-        condition.lock()
-        while !held.isDisjoint(with: keys) { condition.wait() }
-        held.formUnion(keys)
-        condition.unlock()
-        defer {
-            condition.lock()
-            held.subtract(keys)
-            condition.broadcast()
-            condition.unlock()
-        }
-        body()
     }
 }

@@ -17,39 +17,6 @@ public struct AccessPolicy: Sendable, Equatable {
     }
 }
 
-public struct AccessDecision: Sendable, Equatable {
-    public var allowed: Bool
-    /// The policy entry that decided, for the refusal message and the access log.
-    public var rule: String
-}
-
-/// Who is asking, as users and remote AEs are classed.
-public enum Role: String, Sendable, CaseIterable {
-    case reading, referring, teleradiology, admin
-}
-
-/// Where a study stands in the reading workflow (DOMAIN.md).
-public enum DiagnosisStatus: Int, Sendable, CaseIterable, Comparable {
-    case unread = 1, diagnosed, notes, annotations, report
-
-    public var name: String {
-        switch self {
-        case .unread: return "unread"
-        case .diagnosed: return "diagnosed"
-        case .notes: return "notes"
-        case .annotations: return "annotations"
-        case .report: return "report"
-        }
-    }
-
-    public init?(name: String) {
-        guard let status = Self.allCases.first(where: { $0.name == name }) else { return nil }
-        self = status
-    }
-
-    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
-}
-
 extension AccessPolicy {
     static func read(_ yaml: YAMLReader, versions: [String]) -> AccessPolicy {
         let defaultMatrix = readMatrix(yaml.mapping("default", required: true), versions: versions, complete: true)

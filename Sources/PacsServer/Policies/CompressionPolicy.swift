@@ -48,11 +48,6 @@ public struct CompressionPolicy: Sendable, Equatable, Codable {
     }
 }
 
-/// Why a version exists.
-public enum Purpose: String, Sendable, CaseIterable, Codable {
-    case diagnosis, reference, comparison
-}
-
 extension CompressionPolicy {
     /// Reads the policy and the version names it declares (V1 first), which the other files may reference.
     static func read(_ yaml: YAMLReader) -> (policy: CompressionPolicy, versionNames: [String]) {

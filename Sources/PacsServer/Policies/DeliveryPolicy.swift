@@ -53,47 +53,6 @@ public struct DeliveryPolicy: Sendable, Equatable {
     }
 }
 
-/// What the server knows about a request when it picks a version for it.
-public struct DeliveryContext: Sendable, Equatable {
-    public var role: Role
-    public var status: DiagnosisStatus
-    public var place: String?
-    public var linkRate: Double?
-    public var memory: Int64?
-    public var display: Int?
-
-    public init(role: Role, status: DiagnosisStatus, place: String? = nil, linkRate: Double? = nil, memory: Int64? = nil, display: Int? = nil) {
-        self.role = role
-        self.status = status
-        self.place = place
-        self.linkRate = linkRate
-        self.memory = memory
-        self.display = display
-    }
-}
-
-public struct DeliveryDecision: Sendable, Equatable {
-    /// Nil when the access matrix allows none of the candidates.
-    public var version: String?
-    public var candidates: [String]
-    public var display: Int?
-    /// The entry of delivery.yaml that decided, for the response headers.
-    public var rule: String
-}
-
-/// Link rates: `2mbit`, `500kbit`, `1gbit`, `64000` (bits per second).
-public enum LinkRate {
-    public static func bitsPerSecond(_ text: String) -> Double? {
-        let units: [(String, Double)] = [("gbit", 1e9), ("mbit", 1e6), ("kbit", 1e3), ("bit", 1)]
-        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
-        for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
-            guard let value = Double(trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), value > 0 else { return nil }
-            return value * factor
-        }
-        return Double(trimmed).flatMap { $0 > 0 ? $0 : nil }
-    }
-}
-
 extension DeliveryPolicy {
     static func read(_ yaml: YAMLReader, versions: [String]) -> DeliveryPolicy {
         func versionList(_ reader: YAMLReader) -> [String]? {

@@ -26,50 +26,6 @@ public struct NetworkPolicy: Sendable, Equatable {
     }
 }
 
-/// A remote application entity we know.
-public struct RemoteAE: Sendable, Equatable, Codable {
-    public var title: String
-    public var host: String
-    public var port: Int
-    public var role: RemoteRole
-    /// The version C-GET and C-MOVE send it, when not its role's default.
-    public var version: String?
-
-    public init(title: String, host: String, port: Int, role: RemoteRole, version: String? = nil) {
-        self.title = title
-        self.host = host
-        self.port = port
-        self.role = role
-        self.version = version
-    }
-
-    /// The version this AE receives.
-    public var retrievedVersion: String { version ?? role.defaultVersion }
-}
-
-/// What a remote AE is, which decides what it receives.
-public enum RemoteRole: String, Sendable, Codable, CaseIterable {
-    case modality, reading, referring, teleradiology, peer
-
-    public var defaultVersion: String {
-        switch self {
-        case .reading, .peer, .modality: return "V1"
-        case .referring: return "V2"
-        case .teleradiology: return "V3"
-        }
-    }
-
-    /// The row of the access matrix that applies to it.
-    public var accessRole: Role {
-        switch self {
-        case .reading: return .reading
-        case .referring, .modality: return .referring
-        case .teleradiology: return .teleradiology
-        case .peer: return .admin
-        }
-    }
-}
-
 extension NetworkPolicy {
     static func read(_ yaml: YAMLReader, versions: [String]) -> NetworkPolicy {
         let aeTitle = yaml.string("ae_title") ?? "STRATA"

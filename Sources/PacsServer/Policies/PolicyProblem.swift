@@ -9,9 +9,3 @@ public struct PolicyProblem: Error, Equatable, Sendable, CustomStringConvertible
         "\(file)\(line.map { ":\($0)" } ?? ""): \(key.isEmpty ? "" : "\(key): ")\(message)"
     }
 }
-
-/// A policy folder that failed validation: every problem found, not just the first.
-public struct PolicyErrors: Error, Sendable, CustomStringConvertible {
-    public let problems: [PolicyProblem]
-    public var description: String { problems.map(\.description).joined(separator: "\n") }
-}

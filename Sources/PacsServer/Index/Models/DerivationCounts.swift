@@ -1,0 +1,9 @@
+import DICOM
+import Foundation
+import Tiering
+
+public struct DerivationCounts: Sendable, Equatable, Codable {
+    public var pending: Int
+    public var running: Int
+    public var done: Int
+}

@@ -1,0 +1,9 @@
+import DICOM
+import Foundation
+import Tiering
+
+/// A claimed derivation job.
+public struct DerivationJob: Sendable, Equatable {
+    public var sopInstanceUID: String
+    public var attempts: Int
+}

@@ -1,0 +1,9 @@
+import DICOM
+import Foundation
+import Tiering
+
+/// A stored file and the instance it belongs to.
+public struct IndexedFile: Sendable, Equatable {
+    public var sopInstanceUID: String
+    public var file: StoredFile
+}

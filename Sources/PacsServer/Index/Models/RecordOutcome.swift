@@ -1,0 +1,10 @@
+import DICOM
+import Foundation
+import Tiering
+
+/// What recording an instance did.
+public enum RecordOutcome: Sendable, Equatable {
+    case recorded
+    /// An instance with this SOP Instance UID is already indexed; nothing was changed.
+    case exists(StoredFile)
+}
