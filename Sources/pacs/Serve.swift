@@ -32,7 +32,8 @@ struct Serve: AsyncParsableCommand {
         let recovered = try store.recover()
         logger.info("store open", metadata: ["data": "\(store.folder.path)", "recovered": "\(recovered.count)"])
 
-        let events = EventHub(store: store)
+        let gate = AccessGate(policies: policies, index: store.index)
+        let events = EventHub(store: store, gate: gate)
         let workers = ProcessInfo.processInfo.activeProcessorCount
         // Derivation's workers run at a lower priority than everything else; on-demand decoding (a retrieval that
         // needs native pixels, a re-sent instance compared with the stored one) has workers of its own.
@@ -43,7 +44,7 @@ struct Serve: AsyncParsableCommand {
         derivation.start(workers: workers)
         let ingest = try store.ingestService(codecs: codecs, onStored: { derivation.instanceStored() })
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let service = PacsDIMSEService(store: store, ingest: ingest, codecs: codecs, policies: policies, group: group, logger: Logger(label: "strata.dimse")) { uid in
+        let service = PacsDIMSEService(store: store, ingest: ingest, gate: gate, codecs: codecs, policies: policies, group: group, logger: Logger(label: "strata.dimse")) { uid in
             try? store.index.prioritizeDerivation(sopInstanceUID: uid)
             derivation.wake()
         }
@@ -54,7 +55,7 @@ struct Serve: AsyncParsableCommand {
         logger.info("DICOM listening on \(host):\(listener.localAddress?.port ?? port) as \(network.aeTitle)")
         let tiering = TieringService(store: store, policies: policies, logger: Logger(label: "strata.tier"))
         let tieringTask = tiering.start()
-        let http = try HTTPService.application(store: store, ingest: ingest, policies: policies, tiering: tiering, events: events, codecs: codecs, host: host,
+        let http = try HTTPService.application(store: store, ingest: ingest, policies: policies, gate: gate, tiering: tiering, events: events, codecs: codecs, host: host,
                                                port: httpPort ?? network.httpPort, logger: Logger(label: "strata.http"))
         let httpGroup = ServiceGroup(configuration: .init(services: [http], logger: Logger(label: "strata.http")))
         let httpServer = Task {

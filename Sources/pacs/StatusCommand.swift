@@ -39,7 +39,7 @@ struct StatusCommand: ParsableCommand {
             var query = IndexQuery()
             query.studyInstanceUIDs = [study]
             guard let summary = try store.index.studies(matching: query).first else { throw CLIError("no study \(study)") }
-            Output.line("status \(summary.status) (\(DiagnosisStatus(rawValue: summary.status)?.name ?? "?"))")
+            Output.line("status \(summary.status.rawValue) (\(summary.status.name))")
             let formatter = ISO8601DateFormatter()
             for change in try store.index.statusHistory(studyInstanceUID: study) {
                 Output.line("\(formatter.string(from: Date(timeIntervalSince1970: change.at)))  \(change.from) -> \(change.to)  by \(change.user)\(change.reason.map { "  (\($0))" } ?? "")")

@@ -1343,7 +1343,7 @@ def wait_for_entries(web: Web, count: int) -> list[dict]:
 
 def test_the_access_log_has_one_line_per_request_with_user_and_status(web: Web):
     """Each request adds one JSON line: time, user and role (when authenticated), client, method, path,
-    status, durationMs; query parameters appear only as queryKeys, without their values."""
+    status, duration_ms; query parameters appear only as query_keys, without their values."""
     before = len(log_entries(web)) if web.access_log.exists() else 0
     web.get("/dicom-web/studies", params={"PatientName": "Doe*", "limit": 5}, user="referrer")
     web.get(f"{INSTANCE}/metadata", user="reader")
@@ -1355,12 +1355,12 @@ def test_the_access_log_has_one_line_per_request_with_user_and_status(web: Web):
     assert len(entries) == before + 4, f"expected 4 new lines, got {entries[before:]}"
     search, metadata, refused, health = entries[before:]
     for entry in (search, metadata, refused, health):
-        assert {"time", "client", "method", "path", "status", "durationMs"} <= set(entry), entry
+        assert {"time", "client", "method", "path", "status", "duration_ms"} <= set(entry), entry
         assert entry["method"] == "GET" and entry["client"] == HOST, entry
-        assert isinstance(entry["durationMs"], (int, float)) and entry["durationMs"] >= 0, entry
+        assert isinstance(entry["duration_ms"], (int, float)) and entry["duration_ms"] >= 0, entry
     assert (search["user"], search["role"], search["status"], search["path"]) == \
         ("referrer", "referring", 200, "/dicom-web/studies")
-    assert sorted(search["queryKeys"]) == ["PatientName", "limit"]
+    assert sorted(search["query_keys"]) == ["PatientName", "limit"]
     assert "Doe" not in json.dumps(search, ensure_ascii=False)
     assert (metadata["user"], metadata["role"], metadata["status"], metadata["path"]) == \
         ("reader", "reading", 200, f"{INSTANCE}/metadata")

@@ -9,6 +9,7 @@ import Synchronization
 public final class PacsDIMSEService: DIMSEService {
     let store: DataStore
     let ingest: IngestService
+    let gate: AccessGate
     /// Decodes an original for a peer that cannot take its transfer syntax (in worker processes).
     let codecs: CodecRunner
     let policies: PolicyStore
@@ -18,10 +19,11 @@ public final class PacsDIMSEService: DIMSEService {
     let versionWanted: @Sendable (String) -> Void
     private let inFlight = Atomic<Int>(0)
 
-    public init(store: DataStore, ingest: IngestService, codecs: CodecRunner, policies: PolicyStore, group: EventLoopGroup, logger: Logger,
-                versionWanted: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(store: DataStore, ingest: IngestService, gate: AccessGate, codecs: CodecRunner, policies: PolicyStore, group: EventLoopGroup,
+                logger: Logger, versionWanted: @escaping @Sendable (String) -> Void = { _ in }) {
         self.store = store
         self.ingest = ingest
+        self.gate = gate
         self.codecs = codecs
         self.policies = policies
         self.group = group
@@ -121,6 +123,12 @@ public final class PacsDIMSEService: DIMSEService {
             }
             return .response(to: request, .cStoreResponse, status: status) { $0.set(.errorComment, .LO, comment("\(error)")) }
         }
+    }
+
+    /// A calling AE as the access gate sees callers: by its network.yaml role; one not listed (accepted only when
+    /// the policy takes unknown callers) as a referring workstation.
+    func caller(_ callingAE: String) -> Caller {
+        policies.current.network.remote(callingAE)?.caller ?? Caller(name: callingAE, role: .referring)
     }
 
     /// Error Comment is LO: at most 64 characters of the default repertoire.

@@ -5,7 +5,7 @@ import Foundation
 
 /// C-MOVE (to a known AE, over a sub-association we open) and C-GET (back over the same association).
 /// The receiver's role picks the version (reading: V1, referring: V2, teleradiology: V3, unless its entry
-/// says otherwise) and the access matrix decides, per study status, whether it may have it; a refused
+/// says otherwise) and the access gate decides, per study status, whether it may have it; a refused
 /// sub-operation fails with an Error Comment that names the rule.
 struct RetrieveSCP {
     let service: PacsDIMSEService
@@ -54,14 +54,24 @@ struct RetrieveSCP {
         guard !query.studyInstanceUIDs.isEmpty || !query.seriesInstanceUIDs.isEmpty || !query.sopInstanceUIDs.isEmpty || query.patientID != nil else {
             return try await refuse(Status.identifierDoesNotMatchSOPClass, "name the study, series or instances to retrieve")
         }
-        let index = service.store.index
+        let index = service.store.index, gate = service.gate
         let wanted = query
-        let (instances, statuses) = try await Blocking.run { () throws -> ([InstanceSummary], [String: Int]) in
+        // Each study's status, or why the gate cannot decide on it.
+        let (instances, statuses) = try await Blocking.run { () throws -> ([InstanceSummary], [String: Result<DiagnosisStatus, AccessRefusal>]) in
             let instances = try index.instances(matching: wanted)
-            var studies = IndexQuery()
-            studies.studyInstanceUIDs = Array(Set(instances.map(\.studyInstanceUID)))
-            let statuses = studies.studyInstanceUIDs.isEmpty ? [:]
-                : Dictionary(try index.studies(matching: studies).map { ($0.studyInstanceUID, $0.status) }, uniquingKeysWith: { a, _ in a })
+            var statuses: [String: Result<DiagnosisStatus, AccessRefusal>] = [:]
+            for study in Set(instances.map(\.studyInstanceUID)) {
+                statuses[study] = Result { () throws(AccessRefusal) in
+                    do {
+                        guard let status = try gate.status(of: study) else { throw AccessRefusal(reason: "study \(study) is gone") }
+                        return status
+                    } catch let refusal as AccessRefusal {
+                        throw refusal
+                    } catch {
+                        throw AccessRefusal(reason: "the status of study \(study) cannot be read: \(error)")
+                    }
+                }
+            }
             return (instances, statuses)
         }
 
@@ -82,8 +92,8 @@ struct RetrieveSCP {
                 cancelled = true
                 break
             }
-            let outcome = await send(instance, status: statuses[instance.studyInstanceUID] ?? 1, to: receiver, over: target,
-                                     move: isMove ? (request.messageID, association.callingAE) : nil)
+            let outcome = await send(instance, status: statuses[instance.studyInstanceUID] ?? .failure(AccessRefusal(reason: "no study")),
+                                     to: receiver, over: target, move: isMove ? (request.messageID, association.callingAE) : nil)
             counts.remaining -= 1
             switch outcome {
             case .completed: counts.completed += 1
@@ -111,14 +121,13 @@ struct RetrieveSCP {
     }
 
     /// One C-STORE sub-operation: the access decision, the version's file, a syntax the receiver takes.
-    private func send(_ instance: InstanceSummary, status: Int, to receiver: RemoteAE, over target: Association,
+    private func send(_ instance: InstanceSummary, status: Result<DiagnosisStatus, AccessRefusal>, to receiver: RemoteAE, over target: Association,
                       move: (messageID: UInt16, originator: String)?) async -> Outcome {
-        let policies = service.policies.current
         let version = receiver.retrievedVersion
-        let diagnosis = DiagnosisStatus(rawValue: status) ?? .unread
-        let decision = policies.access.decide(role: receiver.role.accessRole, status: diagnosis, version: version)
-        guard decision.allowed else {
-            return .failed("\(version) refused: study \(diagnosis.name) (\(decision.rule))")
+        do {
+            try service.gate.check(receiver.caller, version: version, status: try status.get())
+        } catch {
+            return .failed(error.reason)
         }
         do {
             let stored = try await storedFile(of: instance, version: version)

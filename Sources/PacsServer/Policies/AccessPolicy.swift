@@ -6,6 +6,13 @@ public struct AccessPolicy: Sendable, Equatable {
     public var defaultMatrix: Matrix
     /// Role-specific matrices; statuses a role does not list fall back to the default row.
     public var roles: [Role: Matrix]
+    /// The statuses at which searches do not show a role a study at all (a study is shown unless listed here).
+    public var hidden: [Role: Set<DiagnosisStatus>] = [:]
+
+    /// Whether searches (QIDO-RS, C-FIND) show a study at this status to this role.
+    public func isVisible(role: Role, status: DiagnosisStatus) -> Bool {
+        !(hidden[role]?.contains(status) ?? false)
+    }
 
     /// The one decision every retrieval asks for, with the rule that made it.
     public func decide(role: Role, status: DiagnosisStatus, version: String) -> AccessDecision {
@@ -38,8 +45,26 @@ extension AccessPolicy {
             }
             map.finish()
         }
+        var hidden: [Role: Set<DiagnosisStatus>] = [:]
+        if let map = yaml.mapping("hidden") {
+            for name in map.keys {
+                guard let role = Role(rawValue: name) else {
+                    map.problem(name, "\"\(name)\" is not a role: use \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+                    _ = map.value(name)
+                    continue
+                }
+                for text in map.strings(name) ?? [] {
+                    guard let status = DiagnosisStatus(name: text) else {
+                        map.problem(name, "\"\(text)\" is not a status: use \(DiagnosisStatus.allCases.map(\.name).joined(separator: ", "))")
+                        continue
+                    }
+                    hidden[role, default: []].insert(status)
+                }
+            }
+            map.finish()
+        }
         yaml.finish()
-        return AccessPolicy(defaultMatrix: defaultMatrix, roles: roles)
+        return AccessPolicy(defaultMatrix: defaultMatrix, roles: roles, hidden: hidden)
     }
 
     private static func readMatrix(_ map: YAMLReader?, versions: [String], complete: Bool) -> Matrix {

@@ -20,3 +20,8 @@ public struct RemoteAE: Sendable, Equatable, Codable {
     /// The version this AE receives.
     public var retrievedVersion: String { version ?? role.defaultVersion }
 }
+
+extension RemoteAE {
+    /// The AE as the access gate sees callers: by the access role its network role maps to.
+    var caller: Caller { Caller(name: title, role: role.accessRole) }
+}

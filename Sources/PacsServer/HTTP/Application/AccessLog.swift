@@ -33,10 +33,10 @@ struct AccessLog: RouterMiddleware {
         // more than the rest of a frame request.
         var line = "{\"time\":\"\(Self.timestamp())\",\"client\":\(Self.quote(context.clientAddress)),"
         line += "\"method\":\"\(request.method.rawValue)\",\"path\":\(Self.quote(request.uri.path)),\"status\":\(status),"
-        line += "\"durationMs\":\((milliseconds * 10).rounded() / 10)"
+        line += "\"duration_ms\":\((milliseconds * 10).rounded() / 10)"
         let keys = request.uri.queryParameters.map { String($0.key) }.sorted()
-        if !keys.isEmpty { line += ",\"queryKeys\":[" + keys.map(Self.quote).joined(separator: ",") + "]" }
-        if let user = context.identity.user {
+        if !keys.isEmpty { line += ",\"query_keys\":[" + keys.map(Self.quote).joined(separator: ",") + "]" }
+        if let user = context.identity {
             line += ",\"user\":\(Self.quote(user.name)),\"role\":\"\(user.role.rawValue)\""
         }
         if let bytes { line += ",\"bytes\":\(bytes)" }

@@ -6,18 +6,57 @@ import HTTPTypes
 import NIOCore
 
 /// WADO-RS (PS3.18 10.4): instances, series and studies as multipart DICOM, their metadata as DICOM JSON,
-/// frames and bulk data. Every retrieval passes the access gate first.
-struct WADO {
+/// frames and bulk data, rendered images and thumbnails. Each route asks the access gate for what it sends: V1 for
+/// the original's pixels, any version for metadata, the chosen version for a rendering.
+struct WADOController {
     let store: DataStore
     let policies: PolicyStore
+    let gate: AccessGate
     /// Decodes originals for callers that want native pixels (in worker processes).
     let codecs: CodecRunner
     let cache = InstanceCache()
 
-    /// The instances a path names, after the gate allowed the user to have V1 of their studies.
-    /// `checkV1` is false for rendering, which picks (and gates) the version itself.
-    func instances(study: String, series: String? = nil, instance: String? = nil, user: UsersPolicy.User,
-                   checkV1: Bool = true) async throws -> [InstanceSummary] {
+    func addRoutes(to web: RouterGroup<StrataContext>) {
+        let rendered = Rendered(store: store, policies: policies, gate: gate, codecs: codecs)
+        for path in ["studies/:study", "studies/:study/series/:series", "studies/:study/series/:series/instances/:instance"] {
+            web.get(RouterPath(path)) { request, context in
+                try await retrieve(request, try await originals(context))
+            }
+            web.get(RouterPath("\(path)/metadata")) { request, context in
+                let (found, status) = try await instances(context)
+                try gate.checkMetadata(try context.caller, status: status)
+                return try await metadata(request, found)
+            }
+            for (suffix, thumbnail) in [("rendered", false), ("thumbnail", true)] {
+                web.get(RouterPath("\(path)/\(suffix)")) { request, context in
+                    let (found, status) = try await instances(context)
+                    return try await rendered.render(request, found, caller: try context.caller, place: try context.user.place, status: status,
+                                                     thumbnail: thumbnail)
+                }
+            }
+        }
+        web.get("studies/:study/series/:series/instances/:instance/frames/:frames") { request, context in
+            try await frames(request, try await originals(context)[0], list: context.parameters.require("frames"))
+        }
+        web.get("studies/:study/series/:series/instances/:instance/bulkdata/:tag") { _, context in
+            guard context.parameters.get("tag")?.uppercased() == "7FE00010" else {
+                throw HTTPError(.notFound, message: "only the pixel data (7FE00010) is bulk data here")
+            }
+            return try await bulkData(try await originals(context)[0])
+        }
+    }
+
+    /// The instances a path names, once the gate let the caller have V1 (the original) of their study.
+    func originals(_ context: StrataContext) async throws -> [InstanceSummary] {
+        let (found, status) = try await instances(context)
+        try gate.check(try context.caller, version: "V1", status: status)
+        return found
+    }
+
+    /// The instances a path names and their study's status (for the gate, which each route asks).
+    func instances(_ context: StrataContext) async throws -> (instances: [InstanceSummary], status: DiagnosisStatus) {
+        let study = try context.parameters.require("study"), series = context.parameters.get("series")
+        let instance = context.parameters.get("instance")
         for uid in [study, series, instance].compactMap({ $0 }) where !Self.isUID(uid) {
             throw HTTPError(.badRequest, message: "\(uid.prefix(80)) is not a UID")
         }
@@ -25,14 +64,14 @@ struct WADO {
         query.studyInstanceUIDs = [study]
         if let series { query.seriesInstanceUIDs = [series] }
         if let instance { query.sopInstanceUIDs = [instance] }
-        let index = store.index
+        let index = store.index, gate = self.gate
         let wanted = query
         // One instance is a quick indexed read, done in place (and kept a moment for the next frame's request);
         // a series or study goes to the blocking pool.
-        let lookUp = { @Sendable () throws -> ([InstanceSummary], Int?) in (try index.instances(matching: wanted), try index.status(studyInstanceUID: study)) }
-        let found: [InstanceSummary], status: Int?
+        let lookUp = { @Sendable () throws -> ([InstanceSummary], DiagnosisStatus?) in (try index.instances(matching: wanted), try gate.status(of: study)) }
+        let found: [InstanceSummary], status: DiagnosisStatus?
         if let instance, let cached = cache.instance(instance), cached.studyInstanceUID == study, series == nil || cached.seriesInstanceUID == series {
-            (found, status) = ([cached], try index.status(studyInstanceUID: study))
+            (found, status) = ([cached], try gate.status(of: study))
         } else if instance != nil {
             (found, status) = try lookUp()
             // Only an instance whose versions are all made is kept: one still being derived is looked up afresh.
@@ -42,8 +81,7 @@ struct WADO {
             (found, status) = try await Blocking.run(lookUp)
         }
         guard !found.isEmpty, let status else { throw HTTPError(.notFound, message: "no such \(instance != nil ? "instance" : series != nil ? "series" : "study")") }
-        if checkV1 { try AccessGate(policies: policies).check(user: user, status: status, version: "V1") }
-        return found
+        return (found, status)
     }
 
     // MARK: Instances as application/dicom

@@ -16,7 +16,8 @@ struct VersionSelection {
     /// What chose the version: the request's parameter or the delivery.yaml rule.
     var rule: String
 
-    static func choose(_ request: Request, user: UsersPolicy.User, status: DiagnosisStatus, policies: Policies) throws -> VersionSelection {
+    static func choose(_ request: Request, caller: Caller, place: String?, status: DiagnosisStatus, policies: Policies,
+                       gate: AccessGate) throws -> VersionSelection {
         let query = request.uri.queryParameters
         func value(_ name: String, header: String) -> String? {
             query[Substring(name)].map(String.init) ?? request.headers[HTTPField.Name(header)!]
@@ -56,38 +57,37 @@ struct VersionSelection {
             asked = nil
         }
 
-        let access = policies.access
         if let asked {
-            let decision = access.decide(role: user.role, status: status, version: asked.version)
-            guard decision.allowed else { throw AccessGate.refusal(asked.version, status: status, user: user, rule: decision.rule) }
+            try gate.check(caller, version: asked.version, status: status)
             return VersionSelection(version: asked.version, level: level, display: display, rule: asked.rule)
         }
-        let decision = try delivery(request, user: user, status: status, policies: policies, display: display)
-        guard let version = decision.version else { throw refusal(decision, user: user, status: status, access: access) }
+        let decision = delivery(request, caller: caller, place: place, status: status, policies: policies, gate: gate, display: display)
+        guard let version = decision.version else { throw refusal(decision, caller: caller, status: status, gate: gate) }
         return VersionSelection(version: version, level: level, display: decision.display, rule: decision.rule)
     }
 
     /// What the delivery policy offers a request that names no version, from its context (query parameters or
     /// X-Strata-* headers: place, link rate, memory, display; the user's place in users.yaml).
-    static func delivery(_ request: Request, user: UsersPolicy.User, status: DiagnosisStatus, policies: Policies, display: Int?) throws -> DeliveryDecision {
+    static func delivery(_ request: Request, caller: Caller, place: String?, status: DiagnosisStatus, policies: Policies, gate: AccessGate,
+                         display: Int?) -> DeliveryDecision {
         let query = request.uri.queryParameters
         func value(_ name: String, header: String) -> String? {
             query[Substring(name)].map(String.init) ?? request.headers[HTTPField.Name(header)!]
         }
-        let context = DeliveryContext(role: user.role, status: status,
-                                      place: value("place", header: "X-Strata-Place") ?? user.place,
+        let context = DeliveryContext(role: caller.role, status: status,
+                                      place: value("place", header: "X-Strata-Place") ?? place,
                                       linkRate: value("link", header: "X-Strata-Link-Rate").flatMap(LinkRate.bitsPerSecond),
                                       memory: value("memory", header: "X-Strata-Memory").flatMap(Quantity.bytes),
                                       display: display)
-        let access = policies.access
-        return policies.delivery.decide(context) { access.decide(role: user.role, status: status, version: $0).allowed }
+        return policies.delivery.decide(context) { gate.decision(caller, version: $0, status: status).allowed }
     }
 
     /// The refusal when the access matrix allows none of the versions the delivery policy offers.
-    static func refusal(_ decision: DeliveryDecision, user: UsersPolicy.User, status: DiagnosisStatus, access: AccessPolicy) -> HTTPError {
+    static func refusal(_ decision: DeliveryDecision, caller: Caller, status: DiagnosisStatus, gate: AccessGate) -> AccessRefusal {
         let first = decision.candidates.first ?? "V1"
-        return AccessGate.refusal(first, status: status, user: user,
-                                  rule: "\(access.decide(role: user.role, status: status, version: first).rule); \(decision.rule) offers only \(decision.candidates.joined(separator: ", "))")
+        let rule = gate.decision(caller, version: first, status: status).rule
+        return AccessGate.refusal(caller, version: first, status: status,
+                                  rule: "\(rule); \(decision.rule) offers only \(decision.candidates.joined(separator: ", "))")
     }
 
     /// The level to send of a codestream with these level sizes (smallest first): the one asked (capped at

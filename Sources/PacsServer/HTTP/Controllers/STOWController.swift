@@ -8,7 +8,7 @@ import NIOCore
 
 /// STOW-RS (PS3.18 10.5): a multipart/related body of application/dicom parts, stored part by part as it
 /// arrives through the same durable ingest as C-STORE; the answer lists what was stored and what failed.
-struct STOW {
+struct STOWController {
     /// The largest single instance accepted.
     static let maximumPartSize = 2 << 30
 
@@ -16,10 +16,13 @@ struct STOW {
     let policies: PolicyStore
     let logger: Logger
 
-    func store(_ request: Request, user: UsersPolicy.User, study: String?) async throws -> Response {
-        guard user.role != .referring else {
-            throw HTTPError(.forbidden, message: "referring users may not store images")
-        }
+    func addRoutes(to web: RouterGroup<StrataContext>) {
+        let senders = web.group().only(.reading, .teleradiology, .admin, refusal: "referring users may not store images")
+        senders.post("studies") { request, _ in try await store(request, study: nil) }
+        senders.post("studies/:study") { request, context in try await store(request, study: context.parameters.require("study")) }
+    }
+
+    func store(_ request: Request, study: String?) async throws -> Response {
         let (type, parameters) = Multipart.parameters(request.headers[.contentType] ?? "")
         guard type == "multipart/related", parameters["type"]?.lowercased() == "application/dicom" || parameters["type"] == nil,
               let boundary = parameters["boundary"], !boundary.isEmpty else {
@@ -36,7 +39,7 @@ struct STOW {
         var received = 0
         var batch: [[UInt8]] = []
         var batchBytes = 0
-        let ingest = self.ingest, base = WADO.baseURL(request), logger = self.logger
+        let ingest = self.ingest, base = WADOController.baseURL(request), logger = self.logger
         // Groups are stored while the next one is received (at most two in flight, so memory stays bounded).
         var storing: [Task<[(Item, Bool)], Error>] = []
         func collect(keeping: Int) async throws {
@@ -93,7 +96,7 @@ struct STOW {
         guard !referenced.isEmpty || !failed.isEmpty else { throw HTTPError(.badRequest, message: "the body holds no parts") }
 
         var answer = DataSet()
-        if let study { answer.set(.retrieveURL, .UR, "\(WADO.baseURL(request))/studies/\(study)") }
+        if let study { answer.set(.retrieveURL, .UR, "\(WADOController.baseURL(request))/studies/\(study)") }
         if !failed.isEmpty { answer.set(Element(tag: .failedSOPSequence, vr: .SQ, value: .items(failed))) }
         if !referenced.isEmpty { answer.set(Element(tag: .referencedSOPSequence, vr: .SQ, value: .items(referenced))) }
         let truncated = !reader.finished

@@ -2,12 +2,33 @@ import DICOM
 import Foundation
 import Hummingbird
 
-/// QIDO-RS (PS3.18 10.6): the same matching as C-FIND, answered as DICOM JSON.
-struct QIDO {
-    let store: DataStore
+/// QIDO-RS (PS3.18 10.6): the same search as C-FIND (`IdentifierSearch`), answered as DICOM JSON. A study the
+/// caller may not see (access.yaml `hidden`) is not found; each result says which versions the caller may fetch of
+/// its study now, in (0073,1010) of the private block "STRATA VERSIONS".
+struct QIDOController {
+    let index: InstanceIndex
+    let gate: AccessGate
+
+    /// The private block of Strata's search results, and its element listing the versions the caller may fetch now.
+    static let privateCreator = Tag(0x0073, 0x0010), fetchableVersions = Tag(0x0073, 0x1010)
+
+    func addRoutes(to web: RouterGroup<StrataContext>) {
+        web.get("studies") { request, context in try await search(request, context, level: .study) }
+        web.get("series") { request, context in try await search(request, context, level: .series) }
+        web.get("instances") { request, context in try await search(request, context, level: .image) }
+        web.get("studies/:study/series") { request, context in
+            try await search(request, context, level: .series, study: context.parameters.require("study"))
+        }
+        web.get("studies/:study/instances") { request, context in
+            try await search(request, context, level: .image, study: context.parameters.require("study"))
+        }
+        web.get("studies/:study/series/:series/instances") { request, context in
+            try await search(request, context, level: .image, study: context.parameters.require("study"), series: context.parameters.require("series"))
+        }
+    }
 
     /// The attributes returned when the client names none (PS3.18 Table 10.6.3-3/4/5).
-    static let defaults: [FindSCP.Level: [Tag]] = [
+    static let defaults: [QueryLevel: [Tag]] = [
         .study: [.studyDate, .studyTime, .accessionNumber, .modalitiesInStudy, .referringPhysicianName, .patientName, .patientID,
                  .patientBirthDate, .patientSex, .studyInstanceUID, .studyID, .studyDescription, .numberOfStudyRelatedSeries,
                  .numberOfStudyRelatedInstances],
@@ -16,7 +37,8 @@ struct QIDO {
         .image: [.sopClassUID, .sopInstanceUID, .instanceNumber, .rows, .columns, .numberOfFrames, .seriesInstanceUID, .studyInstanceUID],
     ]
 
-    func search(_ request: Request, level: FindSCP.Level, study: String? = nil, series: String? = nil) async throws -> Response {
+    func search(_ request: Request, _ context: StrataContext, level: QueryLevel, study: String? = nil, series: String? = nil) async throws -> Response {
+        let caller = try context.caller
         var identifier = DataSet()
         var wanted = Self.defaults[level] ?? []
         var limit: Int?
@@ -48,7 +70,7 @@ struct QIDO {
                 identifier.set(tag, vr, vr == .UI ? value.replacingOccurrences(of: ",", with: "\\") : value, characterSet: .utf8)
             }
         }
-        for uid in [study, series].compactMap({ $0 }) where !WADO.isUID(uid) {
+        for uid in [study, series].compactMap({ $0 }) where !WADOController.isUID(uid) {
             throw HTTPError(.badRequest, message: "\(uid.prefix(80)) is not a UID")
         }
         if let study { identifier.set(.studyInstanceUID, .UI, study) }
@@ -57,11 +79,13 @@ struct QIDO {
             identifier.set(Element(tag: tag, vr: DataDictionary.entry(for: tag)?.vr ?? .LO, bytes: []))
         }
         identifier.set(.specificCharacterSet, .CS, "ISO_IR 192")
-        let index = store.index
-        let matches = try await Blocking.run { [identifier] in try FindSCP.search(identifier, level: level, index: index) }
+        let index = self.index, gate = self.gate
+        let matches = try await Blocking.run { [identifier] in gate.visible(try IdentifierSearch.search(identifier, level: level, index: index), to: caller) }
         let page = matches.dropFirst(offset).prefix(limit ?? Int.max).map { match -> DataSet in
-            var result = match
+            var result = match.identifier
             result.remove(.queryRetrieveLevel)
+            result.set(Self.privateCreator, .LO, VersionObject.privateCreator)
+            result.set(Self.fetchableVersions, .CS, match.versions.joined(separator: "\\"))
             return result
         }
         var headers = HTTPFields()

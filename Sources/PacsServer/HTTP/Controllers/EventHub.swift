@@ -12,6 +12,15 @@ public final class EventHub: Sendable {
         var reason: String
     }
 
+    /// What a listener hears of an announced study.
+    struct Event: Encodable {
+        var study: String
+        var status: DiagnosisStatus
+        var statusName: String
+        var allowed: [String]
+        var reason: String
+    }
+
     private let state = Mutex<State>(State())
     private struct State {
         var listeners: [UUID: AsyncStream<Announcement>.Continuation] = [:]
@@ -23,9 +32,11 @@ public final class EventHub: Sendable {
     }
 
     let store: DataStore
+    let gate: AccessGate
 
-    public init(store: DataStore) {
+    public init(store: DataStore, gate: AccessGate) {
         self.store = store
+        self.gate = gate
     }
 
     /// An instance's versions were made.
@@ -85,14 +96,14 @@ public final class EventHub: Sendable {
         listeners.forEach { $0.finish() }
     }
 
-    /// The event stream for one user: each announced study they may now fetch something of, with what.
-    func stream(for user: UsersPolicy.User, policies: PolicyStore) -> Response {
+    /// The event stream for one caller: each announced study they may now fetch something of, with what.
+    func stream(for caller: Caller) -> Response {
         let id = UUID()
         let (announcements, continuation) = AsyncStream.makeStream(of: Announcement.self)
         state.withLock { state in
             if state.closed { continuation.finish() } else { state.listeners[id] = continuation }
         }
-        let store = self.store
+        let gate = self.gate
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
@@ -100,14 +111,12 @@ public final class EventHub: Sendable {
             defer { self.state.withLock { _ = $0.listeners.removeValue(forKey: id) } }
             try await writer.write(ByteBuffer(string: ": connected\n\n"))
             for await announcement in announcements {
-                let index = store.index
-                guard let status = try? await Blocking.run({ try index.status(studyInstanceUID: announcement.study) }),
-                      let diagnosis = DiagnosisStatus(rawValue: status) else { continue }
-                let current = policies.current
-                let allowed = current.compression.versionNames.filter { current.access.decide(role: user.role, status: diagnosis, version: $0).allowed }
+                // A study whose status cannot be read is announced to nobody.
+                guard let status = try? await Blocking.run({ try gate.status(of: announcement.study) }) else { continue }
+                let allowed = gate.allowedVersions(caller, status: status)
                 guard !allowed.isEmpty else { continue }
-                let data = try JSONSerialization.data(withJSONObject: ["study": announcement.study, "status": status, "status_name": diagnosis.name,
-                                                                       "allowed": allowed, "reason": announcement.reason], options: [.sortedKeys])
+                let event = Event(study: announcement.study, status: status, statusName: status.name, allowed: allowed, reason: announcement.reason)
+                let data = try StrataJSON.encoder.encode(event)
                 try await writer.write(ByteBuffer(string: "event: study\ndata: \(String(decoding: data, as: UTF8.self))\n\n"))
             }
             try await writer.finish(nil)

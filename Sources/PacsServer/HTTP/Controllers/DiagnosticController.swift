@@ -4,9 +4,32 @@ import NIOCore
 
 /// `/api/v1/studies/{study}/diagnostic`, `/notes`, `/annotations`, `/report`: what reading doctors record about
 /// a study, versioned with author and time. Writing an entry raises the study's status to its kind's.
-struct DiagnosticAPI {
+struct DiagnosticController {
     let store: DataStore
+    let gate: AccessGate
     let events: EventHub
+
+    func addRoutes(to api: RouterGroup<StrataContext>) {
+        api.get("studies/:study/diagnostic") { request, context in
+            try await get(request, study: context.parameters.require("study"), caller: try context.caller)
+        }
+        let writers = api.group().only(.reading, .admin, refusal: "only reading doctors and admins write notes, annotations and reports")
+        // Notes and annotations alike: POST adds an item, PUT revises it, DELETE retracts it.
+        for (kind, write) in [("notes", note), ("annotations", annotation)] {
+            writers.post(RouterPath("studies/:study/\(kind)")) { request, context in
+                try await write(request, context.parameters.require("study"), nil, false, context)
+            }
+            writers.put(RouterPath("studies/:study/\(kind)/:item")) { request, context in
+                try await write(request, context.parameters.require("study"), context.parameters.require("item"), false, context)
+            }
+            writers.delete(RouterPath("studies/:study/\(kind)/:item")) { request, context in
+                try await write(request, context.parameters.require("study"), context.parameters.require("item"), true, context)
+            }
+        }
+        writers.put("studies/:study/report") { request, context in
+            try await report(request, study: context.parameters.require("study"), context: context)
+        }
+    }
 
     /// A shape of an annotation, in image pixel coordinates (x to the right, y down, origin top left).
     struct Shape: Codable, Equatable {
@@ -46,7 +69,7 @@ struct DiagnosticAPI {
 
     struct Answer: Encodable {
         var study: String
-        var status: Int
+        var status: DiagnosisStatus
         var statusName: String
         var notes: [Item]
         var annotations: [Item]
@@ -56,24 +79,22 @@ struct DiagnosticAPI {
 
     // MARK: Reading
 
-    func get(_ request: Request, study: String) async throws -> Response {
+    /// Notes, annotations and the report are clinical content: no more released than the study's images.
+    func get(_ request: Request, study: String, caller: Caller) async throws -> Response {
         let history = request.uri.queryParameters["history"].map { $0 == "true" || $0 == "1" } ?? false
-        return try HTTPService.json(try await answer(study: study, history: history))
-    }
-
-    func answer(study: String, history: Bool) async throws -> Answer {
-        let index = store.index
-        let (status, latest, all) = try await Blocking.run { () throws -> (Int?, [DiagnosticEntry], [DiagnosticEntry]?) in
-            (try index.status(studyInstanceUID: study), try index.diagnostics(studyInstanceUID: study, history: false),
+        let index = store.index, gate = self.gate
+        let (status, latest, all) = try await Blocking.run { () throws -> (DiagnosisStatus?, [DiagnosticEntry], [DiagnosticEntry]?) in
+            (try gate.status(of: study), try index.diagnostics(studyInstanceUID: study, history: false),
              history ? try index.diagnostics(studyInstanceUID: study, history: true) : nil)
         }
         guard let status else { throw HTTPError(.notFound, message: "no study \(study)") }
+        try gate.checkMetadata(caller, status: status)
         let current = latest.filter { $0.body != nil }.map(Self.item)
-        return Answer(study: study, status: status, statusName: DiagnosisStatus(rawValue: status)?.name ?? "?",
+        return try HTTPService.json(Answer(study: study, status: status, statusName: status.name,
                       notes: current.filter { $0.kind == DiagnosticKind.note.rawValue },
                       annotations: current.filter { $0.kind == DiagnosticKind.annotation.rawValue },
                       report: current.first { $0.kind == DiagnosticKind.report.rawValue },
-                      history: all?.map(Self.item))
+                      history: all?.map(Self.item)))
     }
 
     // MARK: Writing
@@ -115,21 +136,10 @@ struct DiagnosticAPI {
     private func add(kind: DiagnosticKind, study: String, item: String?, body: String?, sop: String? = nil, frame: Int? = nil,
                      context: StrataContext) async throws -> Response {
         let user = try context.user
-        guard user.role == .reading || user.role == .admin else {
-            throw HTTPError(.forbidden, message: "only reading doctors and admins write notes, annotations and reports")
-        }
         let entry = DiagnosticEntry(item: item ?? "", kind: kind, revision: 0, sopInstanceUID: sop, frame: frame, body: body,
                                     author: user.name, at: Date().timeIntervalSince1970)
         let index = store.index
-        let recorded: DiagnosticEntry
-        do {
-            recorded = try await Blocking.run { try index.addDiagnostic(entry, studyInstanceUID: study) }
-        } catch let error as DiagnosticError {
-            switch error {
-            case .noSuchStudy, .noSuchItem: throw HTTPError(.notFound, message: "\(error)")
-            case .kindMismatch, .instanceNotInStudy: throw HTTPError(.badRequest, message: "\(error)")
-            }
-        }
+        let recorded = try await Blocking.run { try index.addDiagnostic(entry, studyInstanceUID: study) }
         events.studyChanged(study, reason: "\(kind.rawValue) written")
         return try HTTPService.json(Self.item(recorded), status: item == nil ? .created : .ok)
     }

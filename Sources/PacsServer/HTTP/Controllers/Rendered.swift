@@ -12,10 +12,12 @@ import NIOCore
 struct Rendered {
     let store: DataStore
     let policies: PolicyStore
+    let gate: AccessGate
     /// Decodes an original (in worker processes) when no lossy version's level serves.
     let codecs: CodecRunner
 
-    func render(_ request: Request, _ instances: [InstanceSummary], user: UsersPolicy.User, thumbnail: Bool) async throws -> Response {
+    func render(_ request: Request, _ instances: [InstanceSummary], caller: Caller, place: String?, status: DiagnosisStatus,
+                thumbnail: Bool) async throws -> Response {
         let parameters = request.uri.queryParameters
         let viewport = parameters["viewport"].flatMap { text -> Int? in
             text.split(separator: ",").compactMap { Int($0) }.max()
@@ -31,8 +33,7 @@ struct Rendered {
         let png = Self.wantsPNG(request.headers[.accept])
         // A series or study renders as its middle image.
         let instance = instances[instances.count / 2]
-        let status = try studyStatus(instance.studyInstanceUID)
-        let source = try choose(instance, request: request, viewport: viewport, user: user, status: status)
+        let source = try choose(instance, request: request, viewport: viewport, caller: caller, place: place, status: status)
         let store = self.store, codecs = self.codecs
         let image = try await Blocking.run { () throws -> RenderedImage in
             let bytes = try store.read(source.file)
@@ -56,14 +57,14 @@ struct Rendered {
 
     /// The allowed stored file (and J2K level) with the fewest pixels that still cover the viewport;
     /// without a viewport, the best quality the user may have.
-    private func choose(_ instance: InstanceSummary, request: Request, viewport: Int?, user: UsersPolicy.User, status: Int) throws -> (file: StoredFile, level: Int?) {
-        let current = policies.current
-        let diagnosis = DiagnosisStatus(rawValue: status) ?? .unread
-        // Only versions the delivery policy offers this user (a referring doctor's V2 and V3, never an original
-        // the matrix happens to allow), and only those the access matrix allows now.
-        let decision = try VersionSelection.delivery(request, user: user, status: diagnosis, policies: current, display: viewport)
-        guard decision.version != nil else { throw VersionSelection.refusal(decision, user: user, status: diagnosis, access: current.access) }
-        let offered = Set(decision.candidates.filter { current.access.decide(role: user.role, status: diagnosis, version: $0).allowed })
+    private func choose(_ instance: InstanceSummary, request: Request, viewport: Int?, caller: Caller, place: String?,
+                        status: DiagnosisStatus) throws -> (file: StoredFile, level: Int?) {
+        // Only versions the delivery policy offers this caller (a referring doctor's V2 and V3, never an original
+        // the matrix happens to allow), and only those the access gate allows now.
+        let decision = VersionSelection.delivery(request, caller: caller, place: place, status: status, policies: policies.current, gate: gate,
+                                                 display: viewport)
+        guard decision.version != nil else { throw VersionSelection.refusal(decision, caller: caller, status: status, gate: gate) }
+        let offered = Set(decision.candidates.filter { gate.decision(caller, version: $0, status: status).allowed })
         let allowed = instance.files.filter { offered.contains($0.version) }
         guard !allowed.isEmpty else {
             throw HTTPError(.notFound, message: "\(offered.sorted().joined(separator: ", ")) of \(instance.sopInstanceUID) not made yet; retry shortly")
@@ -86,9 +87,6 @@ struct Rendered {
         return (byQuality[0], nil)
     }
 
-    private func studyStatus(_ study: String) throws -> Int {
-        try store.index.status(studyInstanceUID: study) ?? 1
-    }
 
     static func wantsPNG(_ accept: String?) -> Bool {
         guard let accept else { return false }

@@ -2,9 +2,18 @@ import Foundation
 import Hummingbird
 import Tiering
 
-/// `/api/v1/admin/tier`: the storage figures, a pass of the mover on demand, recalls and prefetches. Admins only.
-struct TierAPI {
+/// `/api/v1/admin/tier`: the storage figures, a pass of the mover on demand, recalls and prefetches (the admin group
+/// lets only admins in).
+struct TierController {
     let tiering: TieringService
+
+    func addRoutes(to admin: RouterGroup<StrataContext>) {
+        admin.get("tier") { _, _ in try await figures() }
+        admin.post("tier/run") { request, context in try await run(request, context: context) }
+        admin.post("tier/recall") { request, context in try await recall(request, context: context) }
+        admin.post("tier/prefetch") { request, context in try await schedulePrefetch(request, context: context) }
+        admin.get("tier/prefetch") { _, _ in try await prefetches() }
+    }
 
     struct RunBody: Decodable { var dryRun: Bool?; var now: String? }
     struct RecallBody: Decodable { var study: String }
@@ -25,12 +34,6 @@ struct TierAPI {
     struct RecallAnswer: Encodable { var recalled: Int; var bytes: Int64; var seconds: Double; var failures: [String] }
     struct PrefetchAnswer: Encodable { var patientId: String; var scheduledAt: String; var requestedBy: String; var done: String? }
 
-    static func admin(_ context: StrataContext) throws -> UsersPolicy.User {
-        let user = try context.user
-        guard user.role == .admin else { throw HTTPError(.forbidden, message: "tiering is for admins") }
-        return user
-    }
-
     static func time(_ text: String) throws -> Double {
         guard let date = ISO8601DateFormatter().date(from: text) else {
             throw HTTPError(.badRequest, message: "\(text) is not an ISO 8601 time such as 2027-01-31T08:00:00Z")
@@ -38,24 +41,17 @@ struct TierAPI {
         return date.timeIntervalSince1970
     }
 
-    func figures(context: StrataContext) async throws -> Response {
-        _ = try Self.admin(context)
+    func figures() async throws -> Response {
         let tiering = self.tiering
         return try HTTPService.json(try await Blocking.run { try tiering.figures(now: Date().timeIntervalSince1970) })
     }
 
     func run(_ request: Request, context: StrataContext) async throws -> Response {
-        _ = try Self.admin(context)
         let body = try await request.decode(as: RunBody.self, context: context)
         let now = try body.now.map(Self.time) ?? Date().timeIntervalSince1970
         let dryRun = body.dryRun ?? false
         let tiering = self.tiering
-        let result: TieringService.PassResult
-        do {
-            result = try await Blocking.run { try tiering.pass(now: now, dryRun: dryRun) }
-        } catch let error as TierError {
-            throw HTTPError(error == .busy ? .conflict : .serviceUnavailable, message: "\(error)")
-        }
+        let result = try await Blocking.run { try tiering.pass(now: now, dryRun: dryRun) }
         let report = result.report
         return try HTTPService.json(RunAnswer(
             dryRun: dryRun,
@@ -68,7 +64,7 @@ struct TierAPI {
     }
 
     func recall(_ request: Request, context: StrataContext) async throws -> Response {
-        let user = try Self.admin(context)
+        let user = try context.user
         let body = try await request.decode(as: RecallBody.self, context: context)
         let tiering = self.tiering
         let report = try await Blocking.run {
@@ -78,7 +74,7 @@ struct TierAPI {
     }
 
     func schedulePrefetch(_ request: Request, context: StrataContext) async throws -> Response {
-        let user = try Self.admin(context)
+        let user = try context.user
         let body = try await request.decode(as: PrefetchBody.self, context: context)
         let at = try Self.time(body.scheduledAt)
         let tiering = self.tiering
@@ -87,8 +83,7 @@ struct TierAPI {
         return try HTTPService.json(Self.answer(scheduled), status: .created)
     }
 
-    func prefetches(context: StrataContext) async throws -> Response {
-        _ = try Self.admin(context)
+    func prefetches() async throws -> Response {
         let index = tiering.store.index
         return try HTTPService.json(try await Blocking.run { try index.prefetches(pendingOnly: false) }.map(Self.answer))
     }

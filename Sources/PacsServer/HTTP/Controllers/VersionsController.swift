@@ -8,11 +8,34 @@ import NIOCore
 /// The versions API (`/api/v1/.../versions`, `/frames`): every version of an image with its parameters and
 /// whether the caller may have it, and frames by version, quality or purpose, cut at a resolution level by
 /// byte slicing (never re-encoding), with ranges and ETags so a client fetches each level's bytes once.
-struct VersionsAPI {
+struct VersionsController {
     let store: DataStore
     let policies: PolicyStore
+    let gate: AccessGate
     /// Decodes originals for a caller that wants native pixels (in worker processes).
     let codecs: CodecRunner
+
+    func addRoutes(to api: RouterGroup<StrataContext>) {
+        for scope in [Scope.studies, .series, .instances] {
+            api.get(RouterPath("\(scope.rawValue)/:\(scope.parameter)/versions")) { _, context in
+                try await list(scope, context.parameters.require(scope.parameter), caller: try context.caller)
+            }
+        }
+        for scope in [Scope.studies, .series] {
+            api.get(RouterPath("\(scope.rawValue)/:\(scope.parameter)/frames")) { request, context in
+                try await frames(request, scope, context.parameters.require(scope.parameter), caller: try context.caller,
+                                 place: try context.user.place)
+            }
+        }
+        api.get("instances/:sop") { request, context in
+            try await object(request, sop: context.parameters.require("sop"), caller: try context.caller, place: try context.user.place)
+        }
+        api.get("instances/:sop/frames/:frame") { request, context in
+            guard let number = Int(try context.parameters.require("frame")) else { throw HTTPError(.badRequest, message: "frames are numbered from 1") }
+            return try await frame(request, sop: context.parameters.require("sop"), number: number, caller: try context.caller,
+                                   place: try context.user.place)
+        }
+    }
 
     enum Scope: String {
         case studies, series, instances
@@ -33,16 +56,18 @@ struct VersionsAPI {
 
     /// The instances a scope names, in instance order, and their study's status.
     func instances(_ scope: Scope, _ uid: String) async throws -> (instances: [InstanceSummary], status: DiagnosisStatus) {
-        guard WADO.isUID(uid) else { throw HTTPError(.badRequest, message: "\(uid.prefix(80)) is not a UID") }
-        let index = store.index
+        guard WADOController.isUID(uid) else { throw HTTPError(.badRequest, message: "\(uid.prefix(80)) is not a UID") }
+        let index = store.index, gate = self.gate
         let query = scope.query(uid)
-        let (found, status) = try await Blocking.run { () throws -> ([InstanceSummary], Int?) in
+        let (found, status) = try await Blocking.run { () throws -> ([InstanceSummary], DiagnosisStatus?) in
             let found = try index.instances(matching: query)
-            return (found, try found.first.flatMap { try index.status(studyInstanceUID: $0.studyInstanceUID) })
+            return (found, try found.first.flatMap { try gate.status(of: $0.studyInstanceUID) })
         }
         guard !found.isEmpty, let status else { throw HTTPError(.notFound, message: "no such \(scope == .studies ? "study" : scope == .series ? "series" : "instance")") }
-        let ordered = found.sorted { ($0.seriesInstanceUID, $0.instanceNumber ?? .max, $0.sopInstanceUID) < ($1.seriesInstanceUID, $1.instanceNumber ?? .max, $1.sopInstanceUID) }
-        return (ordered, DiagnosisStatus(rawValue: status) ?? .unread)
+        let ordered = found.sorted {
+            ($0.seriesInstanceUID, $0.instanceNumber ?? .max, $0.sopInstanceUID) < ($1.seriesInstanceUID, $1.instanceNumber ?? .max, $1.sopInstanceUID)
+        }
+        return (ordered, status)
     }
 
     // MARK: Listing
@@ -88,15 +113,18 @@ struct VersionsAPI {
 
     struct Listing: Encodable {
         var study: String
-        var status: Int
+        var status: DiagnosisStatus
         var statusName: String
         /// The study's notes, annotations and report.
         var diagnostic: String
         var instances: [Instance]
     }
 
-    func list(_ scope: Scope, _ uid: String, user: UsersPolicy.User) async throws -> Response {
+    /// Every version of every image the scope names, with whether the caller may fetch it now. The listing shows the
+    /// study exists: it is answered to a caller searches would show the study to.
+    func list(_ scope: Scope, _ uid: String, caller: Caller) async throws -> Response {
         let (instances, status) = try await instances(scope, uid)
+        guard gate.isVisible(caller, status: status) else { throw HTTPError(.notFound, message: "no such \(scope.parameter)") }
         let policies = policies.current
         let catalogue = Dictionary(uniqueKeysWithValues: policies.compression.versions.map { ($0.name, $0) })
         let index = store.index
@@ -104,7 +132,7 @@ struct VersionsAPI {
         var listed: [Instance] = []
         for instance in instances {
             let versions = instance.files.map { file in
-                let decision = policies.access.decide(role: user.role, status: status, version: file.version)
+                let decision = gate.decision(caller, version: file.version, status: status)
                 let levels = file.frames?.first.flatMap { layout -> [Level]? in
                     guard let ends = layout.levelEnds, let sizes = layout.levelSizes, ends.count == sizes.count else { return nil }
                     return zip(ends, sizes).enumerated().map { Level(level: $0.offset, width: $0.element.1[0], height: $0.element.1[1], end: $0.element.0) }
@@ -113,7 +141,7 @@ struct VersionsAPI {
                                purpose: file.purpose ?? catalogue[file.version]?.purpose.rawValue ?? Purpose.diagnosis.rawValue,
                                transferSyntax: file.transferSyntaxUID, ratio: file.achievedRatio, psnr: file.psnr, maxError: file.maxError,
                                size: file.size, tier: file.tier, sopInstanceUID: file.sopInstanceUID, levels: levels, allowed: decision.allowed,
-                               rule: decision.allowed ? decision.rule : "not released to \(user.role.rawValue) users while the study is \(status.name) (\(decision.rule))")
+                               rule: decision.allowed ? decision.rule : "not released to \(caller.role.rawValue) users while the study is \(status.name) (\(decision.rule))")
             }
             var missing: [String: String]?
             let held = Set(instance.files.map(\.version))
@@ -126,7 +154,7 @@ struct VersionsAPI {
                                    frames: instance.numberOfFrames, versions: versions, missing: missing))
         }
         let study = instances[0].studyInstanceUID
-        return try HTTPService.json(Listing(study: study, status: status.rawValue, statusName: status.name,
+        return try HTTPService.json(Listing(study: study, status: status, statusName: status.name,
                                             diagnostic: "/api/v1/studies/\(study)/diagnostic", instances: listed))
     }
 
@@ -151,13 +179,13 @@ struct VersionsAPI {
         var read: @Sendable () throws -> [UInt8]
     }
 
-    func frame(_ request: Request, sop: String, number: Int, user: UsersPolicy.User) async throws -> Response {
+    func frame(_ request: Request, sop: String, number: Int, caller: Caller, place: String?) async throws -> Response {
         let (instances, status) = try await instances(.instances, sop)
         let instance = instances[0]
         guard number >= 1, number <= instance.numberOfFrames else {
             throw HTTPError(.notFound, message: "frames are numbered 1 to \(instance.numberOfFrames)")
         }
-        let selection = try VersionSelection.choose(request, user: user, status: status, policies: policies.current)
+        let selection = try VersionSelection.choose(request, caller: caller, place: place, status: status, policies: policies.current, gate: gate)
         let part = try await self.part(of: instance, frame: number, selection: selection, accept: request.headers[.accept])
         let bytes = try await Blocking.run(part.read)
         var headers = Self.headers(for: part, rule: selection.rule)
@@ -167,9 +195,9 @@ struct VersionsAPI {
     }
 
     /// Level k of every frame of a series or study, one version for all, streamed in instance order.
-    func frames(_ request: Request, _ scope: Scope, _ uid: String, user: UsersPolicy.User) async throws -> Response {
+    func frames(_ request: Request, _ scope: Scope, _ uid: String, caller: Caller, place: String?) async throws -> Response {
         let (instances, status) = try await instances(scope, uid)
-        let selection = try VersionSelection.choose(request, user: user, status: status, policies: policies.current)
+        let selection = try VersionSelection.choose(request, caller: caller, place: place, status: status, policies: policies.current, gate: gate)
         let accept = request.headers[.accept].map { accept in
             accept.contains("type=") ? Multipart.parameters(accept).parameters["type"] ?? accept : accept
         }
@@ -262,21 +290,21 @@ struct VersionsAPI {
         }
         return FramePart(sopInstanceUID: instance.sopInstanceUID, frame: number, file: original, mediaType: "application/octet-stream",
                          fullLength: original.frames?[safe: number - 1]?.length ?? 0, etag: "\"\(original.sha256.prefix(16))-\(number)-native\"",
-                         read: { try WADO.nativeFrames(of: instance, store: store, codecs: codecs, only: [number])[0] })
+                         read: { try WADOController.nativeFrames(of: instance, store: store, codecs: codecs, only: [number])[0] })
     }
 
     /// The whole object of a version as application/dicom: V1 as the original or its JPEG-LS copy (or
     /// decompressed), per the Accept header's transfer-syntax; a lossy version as the DICOM object derived.
-    func object(_ request: Request, sop: String, user: UsersPolicy.User) async throws -> Response {
+    func object(_ request: Request, sop: String, caller: Caller, place: String?) async throws -> Response {
         let (instances, status) = try await instances(.instances, sop)
         let instance = instances[0]
-        let selection = try VersionSelection.choose(request, user: user, status: status, policies: policies.current)
+        let selection = try VersionSelection.choose(request, caller: caller, place: place, status: status, policies: policies.current, gate: gate)
         let store = self.store
         let bytes: [UInt8], syntax: String, tag: String
         if selection.version == "V1" {
             let accept = request.headers[.accept]
-            let wanted = accept?.contains("transfer-syntax") == true ? try WADO.negotiateSyntax(accept) : nil
-            (bytes, syntax) = try await WADO.file(for: instance, syntax: wanted, store: store, codecs: codecs)
+            let wanted = accept?.contains("transfer-syntax") == true ? try WADOController.negotiateSyntax(accept) : nil
+            (bytes, syntax) = try await WADOController.file(for: instance, syntax: wanted, store: store, codecs: codecs)
             tag = instance.files.first { $0.version == "V1" && $0.transferSyntaxUID == syntax }?.sha256 ?? "\(syntax)-decoded"
         } else {
             guard let file = instance.files.first(where: { $0.version == selection.version }) else {
@@ -306,8 +334,4 @@ struct VersionsAPI {
         }
         return HTTPError(.notFound, message: "\(version) of \(sop) could not be made: \(derivation.missing[version] ?? "not in compression.yaml when it was derived")")
     }
-}
-
-extension Array {
-    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
 }
