@@ -82,13 +82,16 @@ async function openStudy(study, title) {
   $("study").hidden = false;
   $("image-view").hidden = true;
   $("study-title").textContent = title;
+  $("report").hidden = true;
   try {
+    const status = await (await api(`/api/v1/studies/${study}/status`)).json();
+    $("study-status").textContent = `${status.status} (${status.name})`;
+    // The report is released with the study's images: a caller refused them (403) is refused it too.
     const diagnostic = await (await api(`/api/v1/studies/${study}/diagnostic`)).json();
-    $("study-status").textContent = `${diagnostic.status} (${diagnostic.status_name})`;
     $("report").hidden = !diagnostic.report;
     $("report-text").textContent = diagnostic.report ? diagnostic.report.text : "";
   } catch (error) {
-    showMessage(error.message);
+    if (error.status !== 403) showMessage(error.message);
   }
   const container = $("series");
   container.innerHTML = "";

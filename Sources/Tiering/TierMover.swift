@@ -13,12 +13,15 @@ public final class TierMover: Sendable {
     public let policy: TieringPolicy
     private let lockURL: URL
     private let staging: @Sendable (TierDirectory) throws -> StagingSession
+    /// Asked between batches: false stops the pass after the batch in hand (the server is stopping).
+    private let keepGoing: @Sendable () -> Bool
     /// Files per batch: one journal transaction, two flushes and one index switch for all of them.
     static let batchFiles = 64
     static let batchBytes: Int64 = 64 << 20
 
     public init(catalog: TierCatalog, fast: TierDirectory, archive: TierDirectory, policy: TieringPolicy, lockURL: URL,
-                staging: @escaping @Sendable (TierDirectory) throws -> StagingSession) {
+                staging: @escaping @Sendable (TierDirectory) throws -> StagingSession, keepGoing: @escaping @Sendable () -> Bool = { true }) {
+        self.keepGoing = keepGoing
         self.catalog = catalog
         self.fast = fast
         self.archive = archive
@@ -88,7 +91,8 @@ public final class TierMover: Sendable {
         var copiedBytes: Int64 = 0
         var stopped: Error?
         for batch in Self.batches(planned) {
-            if progress.with({ $0.error != nil }) { break }
+            // A stopping server lets the batch in hand finish and starts no other: the rest waits for the next pass.
+            if progress.with({ $0.error != nil }) || !keepGoing() { break }
             do {
                 let published = try publish(batch, copiedBytes: &copiedBytes, started: started, progress: progress)
                 finisher.async { self.complete(published, progress: progress, started: started) }

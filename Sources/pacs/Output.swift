@@ -1,4 +1,5 @@
 import Foundation
+import PacsServer
 import Synchronization
 
 /// Writes whole lines to standard output, flushed at once so a reader (or a crash test) sees each
@@ -12,10 +13,10 @@ enum Output {
         }
     }
 
-    /// Prints a value as pretty, key-sorted JSON (what every `--json` flag gives).
+    /// Prints a value as pretty JSON in the one convention of Strata's JSON (snake_case keys, sorted: `StrataJSON`).
     static func json<T: Encodable>(_ value: T) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let encoder = StrataJSON.encoder
+        encoder.outputFormatting.insert(.prettyPrinted)
         line(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 

@@ -260,11 +260,11 @@ class Pacs:
                 time.sleep(0.25)
 
     def versions(self, sop_instance_uid: str) -> dict:
-        """`pacs versions UID --json`: {"sopInstanceUID", "versions": [file entries], "missing": {name: reason}}."""
+        """`pacs versions UID --json`: {"sop_instance_uid", "versions": [file entries], "missing": {name: reason}}."""
         result = self.run("versions", sop_instance_uid, "--json")
         assert result.returncode == 0, f"pacs versions {sop_instance_uid} failed:\n{result.stderr}"
         listing = json.loads(result.stdout)
-        assert isinstance(listing, dict) and listing.get("sopInstanceUID") == sop_instance_uid, \
+        assert isinstance(listing, dict) and listing.get("sop_instance_uid") == sop_instance_uid, \
             f"pacs versions --json: not the listing of {sop_instance_uid}: {result.stdout[:300]}"
         assert isinstance(listing.get("versions"), list), listing
         assert isinstance(listing.get("missing"), dict), listing
@@ -469,7 +469,7 @@ def by_key(rows: list[dict], key: str) -> dict[str, dict]:
 def original_file(row: dict) -> dict:
     """The instance's original (V1) file entry."""
     entries = [f for f in row["files"] if f["version"] == "V1" and f["variant"] == "original"]
-    assert len(entries) == 1, f"{row['sopInstanceUID']}: expected one V1 original, got {row['files']}"
+    assert len(entries) == 1, f"{row['sop_instance_uid']}: expected one V1 original, got {row['files']}"
     return entries[0]
 
 

@@ -119,7 +119,7 @@ def lossy_verdict(outcome: Outcome, version: str) -> tuple[bool, str]:
         return False, f"shape {mine.shape} != original {theirs.shape}"
     bits = int(derived.BitsStored) if original.get("PhotometricInterpretation") == "PALETTE COLOR" else int(original.BitsStored)
     psnr = worst_frame_psnr(theirs, mine, bits)
-    ratio = made.get("achievedRatio") or made.get("achieved_ratio")
+    ratio = made.get("achieved_ratio") or made.get("achieved_ratio")
     text = f"1:{ratio:.1f} {'exact' if math.isinf(psnr) else f'{psnr:.1f} dB'} (floor {floor:g})"
     return psnr >= floor, text
 

@@ -207,7 +207,7 @@ def test_objects_without_pixels_are_stored_and_retired_and_newer_image_classes_a
         objects = non_image_objects(tmp_path)
         for path in [retired_us, segmentation] + objects:
             assert storescu_status(path, port) == SUCCESS, path.name
-        stored = {row["sopInstanceUID"]: row for row in server.pacs.ls("instances")}
+        stored = {row["sop_instance_uid"]: row for row in server.pacs.ls("instances")}
         for path in objects:
             uid = str(corpus.read(path).SOPInstanceUID)
             assert uid in stored, f"{path.name} was not stored"

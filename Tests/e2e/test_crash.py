@@ -132,7 +132,7 @@ def test_kill_9_during_import_loses_nothing_that_was_acknowledged(pacs: Pacs, se
     assert verify.returncode == 0, f"{context}\n{verify.stdout}{verify.stderr}"
 
     assert {path: series.uids.get(path) for path in acknowledged} == acknowledged, context
-    rows = by_key(pacs.ls("instances"), "sopInstanceUID")
+    rows = by_key(pacs.ls("instances"), "sop_instance_uid")
     lost = sorted(uid for uid in acknowledged.values() if uid not in rows)
     assert lost == [], context
     for path, uid in acknowledged.items():
@@ -141,7 +141,7 @@ def test_kill_9_during_import_loses_nothing_that_was_acknowledged(pacs: Pacs, se
     final = pacs.import_(series.folder, verbose=False, derive=False)
     assert final.returncode == 0, f"{context}\n{final}"
     assert final.summary == (SERIES_LENGTH - len(rows), len(rows), 0), f"{context}\n{final}"
-    rows = by_key(pacs.ls("instances"), "sopInstanceUID")
+    rows = by_key(pacs.ls("instances"), "sop_instance_uid")
     assert set(rows) == set(series.uids.values())
     for path, uid in series.uids.items():
         assert_stored_original_is(pacs, rows[uid], path)

@@ -120,7 +120,7 @@ def test_kill_9_during_derive_leaves_a_store_that_one_more_derive_completes(pacs
     verify = pacs.verify()
     assert verify.returncode == 0, f"{context}\n{verify.stdout}{verify.stderr}"
 
-    rows = by_key(pacs.ls("instances"), "sopInstanceUID")
+    rows = by_key(pacs.ls("instances"), "sop_instance_uid")
     assert set(rows) == set(series.uids.values()), context
     listed_paths: set[Path] = set()
     lossy_uids: list[str] = []
@@ -130,11 +130,11 @@ def test_kill_9_during_derive_leaves_a_store_that_one_more_derive_completes(pacs
             f"{context}\n{uid}: files {sorted(kinds.items())}"
         for entry in row["files"]:
             listed_paths.add(assert_listed_file_intact(pacs, entry).resolve())
-        assert version_entry(row["files"], "V1", "jpegls")["transferSyntaxUID"] == JPEG_LS_LOSSLESS
+        assert version_entry(row["files"], "V1", "jpegls")["transfer_syntax_uid"] == JPEG_LS_LOSSLESS
         for version in LOSSY_VERSIONS:
             entry = version_entry(row["files"], version, "j2k")
-            assert entry["transferSyntaxUID"] == JPEG_2000_LOSSY
-            lossy_uids.append(entry["sopInstanceUID"])
+            assert entry["transfer_syntax_uid"] == JPEG_2000_LOSSY
+            lossy_uids.append(entry["sop_instance_uid"])
     assert len(set(lossy_uids)) == len(lossy_uids) == 2 * SERIES_LENGTH, f"{context}\nlossy SOP Instance UIDs repeat"
     assert set(lossy_uids).isdisjoint(rows), context
 

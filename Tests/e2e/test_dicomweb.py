@@ -149,7 +149,7 @@ class Web:
 
     def instance_uids(self) -> set[str]:
         """The SOP Instance UIDs the index lists (`pacs ls instances`)."""
-        return {row["sopInstanceUID"] for row in self.pacs.ls("instances")}
+        return {row["sop_instance_uid"] for row in self.pacs.ls("instances")}
 
 
 def with_token_lifetime(policies: Path, lifetime: str) -> None:
@@ -748,7 +748,7 @@ def test_study_and_series_metadata_describe_every_instance(web: Web, level: str)
 
 
 def stored_entry(web: Web, uid: str, version: str, variant: str) -> dict:
-    (row,) = [r for r in web.pacs.ls("instances") if r["sopInstanceUID"] == uid]
+    (row,) = [r for r in web.pacs.ls("instances") if r["sop_instance_uid"] == uid]
     return version_entry(row["files"], version, variant)
 
 
@@ -757,7 +757,7 @@ def test_a_held_syntax_is_returned_as_is(web: Web):
     own syntax returns the original."""
     source = BY_NAME["ct_explicit_le.dcm"]
     entry = stored_entry(web, source.sop_instance_uid, "V1", "jpegls")
-    assert entry["transferSyntaxUID"] == JPEG_LS_LOSSLESS
+    assert entry["transfer_syntax_uid"] == JPEG_LS_LOSSLESS
 
     jpeg_ls_accept = {"Accept": f"{DICOM}; transfer-syntax={JPEG_LS_LOSSLESS}"}
     ((syntax, data),) = dicom_parts(web.get(instance_path(source), headers=jpeg_ls_accept), "JPEG-LS")
@@ -997,7 +997,7 @@ def test_a_conflicting_object_fails_with_c010_is_held_aside_and_409(stow_web: We
     listing = stow_web.pacs.run("conflict", "list", "--json")
     assert listing.returncode == 0, listing.stderr
     held = json.loads(listing.stdout)
-    mine = [c for c in held if c["sopInstanceUID"] == source.sop_instance_uid and c["source"] == "STOW-RS"]
+    mine = [c for c in held if c["sop_instance_uid"] == source.sop_instance_uid and c["source"] == "STOW-RS"]
     assert len(mine) == 1 and "pixels" in mine[0]["difference"], held
     kept = stow_web.pacs.data / "conflicts" / mine[0]["file"]
     assert sha256_hex(kept.read_bytes()) == mine[0]["sha256"]

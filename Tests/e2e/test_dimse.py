@@ -174,7 +174,7 @@ class Dimse:
         return Path(tempfile.mkdtemp(dir=self.root, prefix=f"{prefix}-"))
 
     def instance_rows(self) -> dict[str, dict]:
-        return by_key(self.pacs.ls("instances"), "sopInstanceUID")
+        return by_key(self.pacs.ls("instances"), "sop_instance_uid")
 
 
 def network_yaml(port: int, remote_ports: dict[str, int]) -> str:
@@ -398,13 +398,13 @@ def test_c_store_keeps_what_was_sent(dimse: Dimse, stored_fixtures: dict[str, Se
     rows = dimse.instance_rows()
     assert expected.sop_instance_uid in rows, f"{name} was acknowledged but `pacs ls instances` does not list it"
     row = rows[expected.sop_instance_uid]
-    assert (row["studyInstanceUID"], row["seriesInstanceUID"], row["sopClassUID"]) == \
+    assert (row["study_instance_uid"], row["series_instance_uid"], row["sop_class_uid"]) == \
         (expected.study_instance_uid, expected.series_instance_uid, expected.sop_class_uid)
     entry = original_file(row)
     path = assert_listed_file_intact(dimse.pacs, entry)
     stored = pydicom.dcmread(path)
     syntax = str(stored.file_meta.TransferSyntaxUID)
-    assert entry["transferSyntaxUID"] == syntax, f"listed syntax {entry['transferSyntaxUID']}, file has {syntax}"
+    assert entry["transfer_syntax_uid"] == syntax, f"listed syntax {entry['transfer_syntax_uid']}, file has {syntax}"
 
     if name in IMPLICIT_SENDS + EXPLICIT_SENDS:
         if name in IMPLICIT_SENDS:
@@ -685,7 +685,7 @@ def assert_versions_received(dimse: Dimse, received: dict[str, Path], uids: set[
     entries = {}
     for uid in uids:
         entry = wait_for_version(dimse.pacs, uid, version)
-        entries[entry["sopInstanceUID"]] = entry
+        entries[entry["sop_instance_uid"]] = entry
     assert set(received) == set(entries), f"received {sorted(received)}, expected the {version} UIDs " \
                                           f"{sorted(entries)} (originals {sorted(uids)})"
     for uid, path in received.items():
@@ -694,9 +694,9 @@ def assert_versions_received(dimse: Dimse, received: dict[str, Path], uids: set[
         assert got.get("LossyImageCompression") == "01", f"{version} {uid}: Lossy Image Compression is not 01"
         syntax = str(got.file_meta.TransferSyntaxUID)
         if same_syntax:
-            assert syntax == entry["transferSyntaxUID"], f"{version} received in {syntax}, stored in " \
-                                                         f"{entry['transferSyntaxUID']} (which the receiver accepts)"
-        if syntax == entry["transferSyntaxUID"]:
+            assert syntax == entry["transfer_syntax_uid"], f"{version} received in {syntax}, stored in " \
+                                                         f"{entry['transfer_syntax_uid']} (which the receiver accepts)"
+        if syntax == entry["transfer_syntax_uid"]:
             assert got == kept, f"{version} {uid} differs from the stored version: {element_diff(got, kept)}"
         else:
             assert syntax in DECOMPRESSED, f"{version} received in {syntax}"
@@ -1081,7 +1081,7 @@ def test_c_store_of_a_conflicting_object_is_held_aside_and_the_stored_one_kept(d
     assert identical.Status == SUCCESS, f"identical re-send: status 0x{identical.Status:04X}, expected success"
     assert resent.Status == SUCCESS, f"re-send in {other_syntax}: status 0x{resent.Status:04X}, expected success"
     held = json.loads(dimse.pacs.run("conflict", "list", "--json").stdout)
-    assert [c["sopInstanceUID"] for c in held] == [uid], held
+    assert [c["sop_instance_uid"] for c in held] == [uid], held
     after = original_file(dimse.instance_rows()[uid])
     assert after == original_file(before), f"the stored original changed:\nbefore {original_file(before)}\nafter  {after}"
     assert_listed_file_intact(dimse.pacs, after)
@@ -1151,12 +1151,12 @@ def test_eight_parallel_storescu_associations_store_everything(dimse: Dimse, bul
     failed = [tool_output(r) for r in bulk.results if not tool_ok(r)]
     assert not failed, "\n\n".join(failed) + server_state(dimse)
     expected = {read_source(p).sop_instance_uid for p in bulk.files}
-    listed = {row["sopInstanceUID"] for row in dimse.pacs.ls("instances", "--series", bulk.series_uid)}
+    listed = {row["sop_instance_uid"] for row in dimse.pacs.ls("instances", "--series", bulk.series_uid)}
     assert listed == expected, f"{len(listed)} listed, {len(expected)} sent; missing {sorted(expected - listed)[:5]}"
     series = dimse.pacs.ls("series", "--series", bulk.series_uid)
-    assert [s.get("instanceCount") for s in series] == [BULK_SLICES], series
+    assert [s.get("instance_count") for s in series] == [BULK_SLICES], series
     study = dimse.pacs.ls("studies", "--study", bulk.study_uid)
-    assert [(s.get("instanceCount"), s.get("seriesCount")) for s in study] == [(BULK_SLICES, 1)], study
+    assert [(s.get("instance_count"), s.get("series_count")) for s in study] == [(BULK_SLICES, 1)], study
     verify = dimse.pacs.verify()
     assert verify.returncode == 0, f"pacs verify while serving: exit {verify.returncode}\n{verify.stdout}{verify.stderr}"
 
@@ -1326,7 +1326,7 @@ def test_sigterm_stops_the_server_cleanly_keeping_every_acknowledged_image(dimse
     sender.join(30)
     log = dimse.server.log_text()
     assert code == 0, f"pacs serve exited {code} on SIGTERM:\n{log[-4000:]}"
-    listed = {row["sopInstanceUID"] for row in dimse.pacs.ls("instances")}
+    listed = {row["sop_instance_uid"] for row in dimse.pacs.ls("instances")}
     lost = [uid for uid in acknowledged if uid not in listed]
     assert not lost, f"{len(lost)} of {len(acknowledged)} acknowledged images are not listed after the stop: {lost[:5]}"
     verify = dimse.pacs.verify()

@@ -48,19 +48,19 @@ def test_import_of_a_folder_stores_every_valid_file(pacs: Pacs, valid_instances)
 def test_ls_instances_lists_every_imported_instance_in_its_series_and_study(imported: Pacs, valid_instances):
     """Every SOP Instance UID pydicom reads from Fixtures/valid is listed once, under the study and
     series its file names, with its SOP class, instance number and the file's transfer syntax."""
-    rows = by_key(imported.ls("instances"), "sopInstanceUID")
+    rows = by_key(imported.ls("instances"), "sop_instance_uid")
 
     assert set(rows) == {i.sop_instance_uid for i in valid_instances}
     for source in valid_instances:
         row = rows[source.sop_instance_uid]
-        listed = {k: row[k] for k in ("sopClassUID", "seriesInstanceUID", "studyInstanceUID",
-                                      "instanceNumber", "transferSyntaxUID")}
+        listed = {k: row[k] for k in ("sop_class_uid", "series_instance_uid", "study_instance_uid",
+                                      "instance_number", "transfer_syntax_uid")}
         assert listed == {
-            "sopClassUID": source.sop_class_uid,
-            "seriesInstanceUID": source.series_instance_uid,
-            "studyInstanceUID": source.study_instance_uid,
-            "instanceNumber": source.instance_number,
-            "transferSyntaxUID": source.transfer_syntax_uid,
+            "sop_class_uid": source.sop_class_uid,
+            "series_instance_uid": source.series_instance_uid,
+            "study_instance_uid": source.study_instance_uid,
+            "instance_number": source.instance_number,
+            "transfer_syntax_uid": source.transfer_syntax_uid,
         }, source.path.name
 
 
@@ -70,16 +70,16 @@ def test_ls_series_summarises_each_series(imported: Pacs, valid_instances):
     expected: dict[str, dict] = {}
     for source in valid_instances:
         row = expected.setdefault(source.series_instance_uid, {
-            "seriesInstanceUID": source.series_instance_uid,
-            "studyInstanceUID": source.study_instance_uid,
+            "series_instance_uid": source.series_instance_uid,
+            "study_instance_uid": source.study_instance_uid,
             "modality": source.modality,
-            "seriesNumber": source.series_number,
-            "seriesDescription": source.series_description,
-            "instanceCount": 0,
+            "series_number": source.series_number,
+            "series_description": source.series_description,
+            "instance_count": 0,
         })
-        row["instanceCount"] += 1
+        row["instance_count"] += 1
 
-    rows = by_key(imported.ls("series"), "seriesInstanceUID")
+    rows = by_key(imported.ls("series"), "series_instance_uid")
 
     assert set(rows) == set(expected)
     for uid, want in expected.items():
@@ -92,21 +92,21 @@ def expected_studies(sources) -> dict[str, dict]:
     series: dict[str, set[str]] = defaultdict(set)
     for source in sources:
         row = studies.setdefault(source.study_instance_uid, {
-            "studyInstanceUID": source.study_instance_uid,
-            "patientID": source.patient_id,
-            "patientName": source.patient_name,
-            "studyDate": source.study_date,
-            "accessionNumber": source.accession_number,
-            "studyDescription": source.study_description,
+            "study_instance_uid": source.study_instance_uid,
+            "patient_id": source.patient_id,
+            "patient_name": source.patient_name,
+            "study_date": source.study_date,
+            "accession_number": source.accession_number,
+            "study_description": source.study_description,
             "modalities": set(),
-            "instanceCount": 0,
+            "instance_count": 0,
         })
         row["modalities"].add(source.modality)
-        row["instanceCount"] += 1
+        row["instance_count"] += 1
         series[source.study_instance_uid].add(source.series_instance_uid)
     for uid, row in studies.items():
         row["modalities"] = sorted(row["modalities"])
-        row["seriesCount"] = len(series[uid])
+        row["series_count"] = len(series[uid])
     return studies
 
 
@@ -115,7 +115,7 @@ def test_ls_studies_summarises_each_study(imported: Pacs, valid_instances):
     (decoded from ISO-IR 100 and UTF-8 where the file says so), the set of modalities and the counts."""
     expected = expected_studies(valid_instances)
 
-    rows = by_key(imported.ls("studies"), "studyInstanceUID")
+    rows = by_key(imported.ls("studies"), "study_instance_uid")
 
     assert set(rows) == set(expected)
     for uid, want in expected.items():
@@ -127,7 +127,7 @@ def test_ls_studies_summarises_each_study(imported: Pacs, valid_instances):
 def test_stored_originals_are_byte_identical_to_the_imported_files(imported: Pacs, valid_instances):
     """Each instance's V1 original is on the fast tier, listed with the source file's size and
     SHA-256, and the stored bytes are exactly the bytes that were imported."""
-    rows = by_key(imported.ls("instances"), "sopInstanceUID")
+    rows = by_key(imported.ls("instances"), "sop_instance_uid")
 
     for source in valid_instances:
         assert_stored_original_is(imported, rows[source.sop_instance_uid], source.path)
@@ -175,7 +175,7 @@ def test_malformed_files_do_not_stop_the_valid_ones(pacs: Pacs, valid_instances)
     assert report.returncode == 1, str(report)
     assert report.summary == (len(valid_instances), 0, len(malformed)), str(report)
     assert set(report.failures) == {p.resolve() for p in malformed}
-    rows = by_key(pacs.ls("instances"), "sopInstanceUID")
+    rows = by_key(pacs.ls("instances"), "sop_instance_uid")
     assert set(rows) == {i.sop_instance_uid for i in valid_instances}
     for source in valid_instances:
         assert_stored_original_is(pacs, rows[source.sop_instance_uid], source.path)
@@ -235,26 +235,26 @@ def test_a_different_object_with_a_stored_uid_is_refused_as_a_conflict(pacs: Pac
 # --------------------------------------------------------------------------
 
 def study_date_in(low: str, high: str):
-    return lambda s: low <= s["studyDate"] <= high
+    return lambda s: low <= s["study_date"] <= high
 
 
 FILTER_CASES = [
-    pytest.param(["--patient-name", "Doe*"], lambda s: wildcard_match("Doe*", s["patientName"]),
+    pytest.param(["--patient-name", "Doe*"], lambda s: wildcard_match("Doe*", s["patient_name"]),
                  id="name-prefix"),
-    pytest.param(["--patient-name", "smith*"], lambda s: wildcard_match("smith*", s["patientName"]),
+    pytest.param(["--patient-name", "smith*"], lambda s: wildcard_match("smith*", s["patient_name"]),
                  id="name-lower-case"),
-    pytest.param(["--patient-name", "m?ller^*"], lambda s: wildcard_match("m?ller^*", s["patientName"]),
+    pytest.param(["--patient-name", "m?ller^*"], lambda s: wildcard_match("m?ller^*", s["patient_name"]),
                  id="name-question-mark-non-ascii"),
-    pytest.param(["--patient-id", "STRATA-P003"], lambda s: s["patientID"] == "STRATA-P003",
+    pytest.param(["--patient-id", "STRATA-P003"], lambda s: s["patient_id"] == "STRATA-P003",
                  id="patient-id"),
     pytest.param(["--date", "20240101-20241231"], study_date_in("20240101", "20241231"),
                  id="date-range"),
     pytest.param(["--modality", "CT"], lambda s: "CT" in s["modalities"], id="modality-ct"),
     pytest.param(["--modality", "MR"], lambda s: "MR" in s["modalities"], id="modality-mr"),
-    pytest.param(["--accession", "ACC-2024-0003"], lambda s: s["accessionNumber"] == "ACC-2024-0003",
+    pytest.param(["--accession", "ACC-2024-0003"], lambda s: s["accession_number"] == "ACC-2024-0003",
                  id="accession"),
     pytest.param(["--patient-name", "doe*", "--modality", "CT"],
-                 lambda s: wildcard_match("doe*", s["patientName"]) and "CT" in s["modalities"],
+                 lambda s: wildcard_match("doe*", s["patient_name"]) and "CT" in s["modalities"],
                  id="name-and-modality"),
 ]
 
@@ -268,7 +268,7 @@ def test_study_filters_return_exactly_the_matching_studies(imported: Pacs, valid
 
     rows = imported.ls("studies", *filters)
 
-    assert sorted(row["studyInstanceUID"] for row in rows) == expected
+    assert sorted(row["study_instance_uid"] for row in rows) == expected
 
 
 # --------------------------------------------------------------------------

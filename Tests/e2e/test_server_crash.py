@@ -182,7 +182,7 @@ def check_after_restart(site: Site, slices: list[Slice], acknowledged: set[str],
     """Every acknowledged instance is listed; every listed instance is one of ours and, through WADO-RS and
     on disk, intact (`compare(slice, bytes, what)`); `pacs verify` exits 0. Returns the listed UIDs."""
     by_uid = {s.uid: s for s in slices}
-    rows = by_key(site.pacs.ls("instances"), "sopInstanceUID")
+    rows = by_key(site.pacs.ls("instances"), "sop_instance_uid")
     strangers = sorted(set(rows) - set(by_uid))
     assert strangers == [], f"{context}: the index lists instances nobody sent: {strangers[:5]}"
     lost = sorted(acknowledged - set(rows))

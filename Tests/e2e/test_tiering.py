@@ -124,7 +124,7 @@ def copies(pacs: Pacs) -> dict[tuple[str, str, str], dict[str, dict]]:
     out: dict[tuple[str, str, str], dict[str, dict]] = {}
     for row in pacs.ls("instances"):
         for entry in row["files"]:
-            out.setdefault((row["sopInstanceUID"], entry["version"], entry["variant"]), {})[entry["tier"]] = entry
+            out.setdefault((row["sop_instance_uid"], entry["version"], entry["variant"]), {})[entry["tier"]] = entry
     return out
 
 
@@ -319,7 +319,7 @@ def test_over_the_high_watermark_the_oldest_eligible_move_until_under_the_low(pa
     a, b = (sum(sizes[u] for u in g) for g in groups[:2])
     capacity_kb = int((total - a - b / 2) / 0.70 / 1024)
     tiering(pacs.policies, fast={"capacity": f"{capacity_kb}KB"})
-    fill = tier_status(pacs)["fastFill"]
+    fill = tier_status(pacs)["fast_fill"]
     capacity = fill["capacity"]
     assert capacity == capacity_kb * 1024 and fill["used"] == total, fill
     assert total * 100 / capacity > 85
@@ -339,7 +339,7 @@ def test_over_the_high_watermark_the_oldest_eligible_move_until_under_the_low(pa
     assert used_after <= limit, f"stopped at {used_after} bytes, above the low watermark ({limit:.0f})"
     assert used_after + min(sizes[u] for u in moved & groups[1]) > limit, "moved more than needed"
     status = tier_status(pacs)
-    assert status["fastFill"]["used"] == used_after and status["fastFill"]["percent"] <= 70, status["fastFill"]
+    assert status["fast_fill"]["used"] == used_after and status["fast_fill"]["percent"] <= 70, status["fast_fill"]
     assert status["warnings"] == [], status["warnings"]
     where = assert_originals_intact(pacs, {u: p for s in series for p, u in s.uids.items()})
     assert {u for u, t in where.items() if t == {"archive"}} == moved
@@ -358,7 +358,7 @@ def test_over_the_high_watermark_with_nothing_eligible_warns_and_deletes_nothing
     assert result.steps == [] and result.summary is not None and result.summary[:3] == (0, 0, 0), str(result)
     assert any("high watermark" in w for w in result.warnings), f"no watermark warning on stderr:\n{result}"
     status = tier_status(pacs)
-    assert status["fastFill"]["percent"] > 85, status["fastFill"]
+    assert status["fast_fill"]["percent"] > 85, status["fast_fill"]
     assert any("high watermark" in w for w in status["warnings"]), status
     assert disk_files(pacs.data / "fast") == fast_before and disk_files(pacs.data / "archive") == {}
     assert_originals_intact(pacs, sources_by_uid(*files))
@@ -544,7 +544,7 @@ def test_verify_covers_the_archive_and_scrub_finds_bit_rot(pacs_bin, tmp_path):
         assert re.search(r"checked 3, bit rot 1", scrub.stdout), scrub.stdout
         rot_lines = [line for line in scrub.stderr.splitlines() if line.startswith("BIT ROT")]
         assert len(rot_lines) == 1 and victim_uid in rot_lines[0], scrub.stderr
-        assert tier_status(pacs)["activity"]["bitRotFound"] >= 1
+        assert tier_status(pacs)["activity"]["bit_rot_found"] >= 1
     finally:
         victim.write_bytes(good)
     assert_verify_clean(pacs, "after repairing the file")

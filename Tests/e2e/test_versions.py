@@ -79,7 +79,7 @@ class Instance:
 
     @property
     def uid(self) -> str:
-        return self.listing["sopInstanceUID"]
+        return self.listing["sop_instance_uid"]
 
     def present(self, version: str, variant: str) -> dict:
         """The version's entry, failing with the server's reason when it was not made."""
@@ -169,11 +169,11 @@ def test_v1_is_the_original_plus_a_jpeg_ls_copy_unless_it_already_is_jpeg_ls_or_
     if has_no_lossless_copy(store, valid_file):
         return
     copy = instance.present("V1", "jpegls")
-    assert copy["transferSyntaxUID"] == JPEG_LS_LOSSLESS, copy
-    assert copy.get("sopInstanceUID") in (None, instance.uid), f"the lossless copy is the same instance: {copy}"
+    assert copy["transfer_syntax_uid"] == JPEG_LS_LOSSLESS, copy
+    assert copy.get("sop_instance_uid") in (None, instance.uid), f"the lossless copy is the same instance: {copy}"
     assert copy["purpose"] == "diagnosis" and copy["quality"] == 100, copy
     assert copy.get("psnr") is None, f"an exact copy has no PSNR: {copy}"
-    assert copy.get("maxError") in (None, 0), copy
+    assert copy.get("max_error") in (None, 0), copy
     path = assert_listed_file_intact(store, copy)
     ds = pydicom.dcmread(path)
     assert ds.file_meta.TransferSyntaxUID == JPEG_LS_LOSSLESS
@@ -255,11 +255,11 @@ def test_lossy_version_reaches_the_policy_ratio_within_15_percent(store: Pacs, n
     compression.yaml sets for the modality, and the listed achievedRatio is that of the file (1%)."""
     lossy = lossy_version(store, name, version)
     targets = version_targets(lossy.instance.original, version)
-    assert lossy.entry["targetRatio"] == pytest.approx(targets.ratio), lossy.entry
+    assert lossy.entry["target_ratio"] == pytest.approx(targets.ratio), lossy.entry
     codestream_bytes = sum(len(c) for c in frame_codestreams(lossy.path, lossy.entry))
     computed = native_pixel_bytes(lossy.instance.original) / codestream_bytes
-    assert lossy.entry["achievedRatio"] == pytest.approx(computed, rel=LISTED_RATIO_TOLERANCE), \
-        f"{lossy.label}: listed ratio {lossy.entry['achievedRatio']}, file's {computed:.3f}"
+    assert lossy.entry["achieved_ratio"] == pytest.approx(computed, rel=LISTED_RATIO_TOLERANCE), \
+        f"{lossy.label}: listed ratio {lossy.entry['achieved_ratio']}, file's {computed:.3f}"
     assert computed == pytest.approx(targets.ratio, rel=RATIO_TOLERANCE), \
         f"{lossy.label}: ratio {computed:.2f}, policy asks {targets.ratio}"
 
@@ -282,8 +282,8 @@ def test_lossy_version_keeps_the_psnr_floor_and_records_its_real_fidelity(store:
     assert listed == pytest.approx(measured, abs=PSNR_TOLERANCE_DB), \
         f"{lossy.label}: listed PSNR {listed:.2f} dB, measured {measured:.2f} dB"
     max_error = int(np.max(np.abs(expected.astype(np.int64) - decoded.astype(np.int64))))
-    assert abs(lossy.entry.get("maxError", -10) - max_error) <= 1, \
-        f"{lossy.label}: listed maxError {lossy.entry.get('maxError')}, measured {max_error}"
+    assert abs(lossy.entry.get("max_error", -10) - max_error) <= 1, \
+        f"{lossy.label}: listed maxError {lossy.entry.get('max_error')}, measured {max_error}"
 
 
 @each_lossy_version
@@ -300,7 +300,7 @@ def test_no_lossy_version_of_any_image_goes_below_the_policy_psnr_floor(store: P
                                 int(lossy.instance.original.BitsStored))
     assert min(listed, measured) >= floor, \
         f"{lossy.label}: PSNR listed {listed:.2f} dB, measured {measured:.2f} dB, below the floor {floor} dB " \
-        f"(ratio {lossy.entry['achievedRatio']:.2f}, target {lossy.entry['targetRatio']})"
+        f"(ratio {lossy.entry['achieved_ratio']:.2f}, target {lossy.entry['target_ratio']})"
 
 
 @each_lossy_fixture
@@ -374,8 +374,8 @@ def assert_lossy_history(lossy: LossyVersion) -> None:
     ratios = [float(r) for r in ds_values(ds, "LossyImageCompressionRatio")]
     assert len(ratios) == len(earlier_ratios) + 1, f"{lossy.label}: ratios {ratios}, earlier {earlier_ratios}"
     assert ratios[:-1] == pytest.approx(earlier_ratios, rel=1e-6), f"{lossy.label}: earlier ratios changed"
-    assert ratios[-1] == pytest.approx(lossy.entry["achievedRatio"], rel=LISTED_RATIO_TOLERANCE), \
-        f"{lossy.label}: ratio {ratios[-1]}, listed {lossy.entry['achievedRatio']}"
+    assert ratios[-1] == pytest.approx(lossy.entry["achieved_ratio"], rel=LISTED_RATIO_TOLERANCE), \
+        f"{lossy.label}: ratio {ratios[-1]}, listed {lossy.entry['achieved_ratio']}"
     methods = [str(m) for m in ds_values(ds, "LossyImageCompressionMethod")]
     earlier_methods = [str(m) for m in ds_values(original, "LossyImageCompressionMethod")]
     assert methods == earlier_methods + ["ISO_15444_1"], f"{lossy.label}: methods {methods}, earlier {earlier_methods}"
@@ -389,8 +389,8 @@ def test_lossy_version_is_a_new_instance_derived_from_the_original(store: Pacs, 
     Sequence naming the original with purpose 121320; Lossy Image Compression attributes."""
     lossy = lossy_version(store, name, version)
     ds, original, entry = lossy.ds, lossy.instance.original, lossy.entry
-    assert entry["transferSyntaxUID"] == JPEG_2000_LOSSY == ds.file_meta.TransferSyntaxUID
-    assert ds.SOPInstanceUID == entry["sopInstanceUID"] == ds.file_meta.MediaStorageSOPInstanceUID
+    assert entry["transfer_syntax_uid"] == JPEG_2000_LOSSY == ds.file_meta.TransferSyntaxUID
+    assert ds.SOPInstanceUID == entry["sop_instance_uid"] == ds.file_meta.MediaStorageSOPInstanceUID
     assert ds.SOPInstanceUID != original.SOPInstanceUID
     assert ds.SOPClassUID == original.SOPClassUID == ds.file_meta.MediaStorageSOPClassUID
     assert ds.StudyInstanceUID == original.StudyInstanceUID
@@ -422,7 +422,7 @@ def test_lossy_version_carries_its_parameters_in_the_strata_private_block(store:
     assert block[0x01].value == version
     assert int(block[0x02].value) == entry["quality"]
     assert str(block[0x03].value).lower() == entry["purpose"].lower()
-    assert float(block[0x04].value) == pytest.approx(entry["targetRatio"])
+    assert float(block[0x04].value) == pytest.approx(entry["target_ratio"])
 
 
 @each_lossy_version
@@ -495,7 +495,7 @@ def test_every_resolution_level_is_a_decodable_prefix_of_the_codestream(store: P
     lossy = lossy_version(store, name, version)
     columns, rows = int(lossy.ds.Columns), int(lossy.ds.Rows)
     for n, (frame, codestream) in enumerate(zip(lossy.entry["frames"], frame_codestreams(lossy.path, lossy.entry))):
-        ends, sizes = frame.get("levelEnds"), frame.get("levelSizes")
+        ends, sizes = frame.get("level_ends"), frame.get("level_sizes")
         assert ends and sizes and len(ends) == len(sizes), f"{lossy.label} frame {n}: no level index: {frame}"
         levels = len(ends)
         assert levels >= 2, f"{lossy.label} frame {n}: a {columns}x{rows} image in one level only"
@@ -548,7 +548,7 @@ def test_an_original_that_cannot_be_decoded_keeps_v1_and_says_why_the_rest_is_mi
         for version, reason in listing["missing"].items():
             assert isinstance(reason, str) and re.search(r"decod", reason, re.IGNORECASE), \
                 f"{version}: the reason {reason!r} does not say the original cannot be decoded"
-        assert uid in by_key(pacs.ls("instances"), "sopInstanceUID")
+        assert uid in by_key(pacs.ls("instances"), "sop_instance_uid")
         verify = pacs.verify()
         assert verify.returncode == 0, verify.stdout + verify.stderr
 

@@ -89,7 +89,7 @@ class Site:
 
 
 def status_of(pacs: Pacs, study: str) -> int:
-    rows = [row for row in pacs.ls("studies") if row["studyInstanceUID"] == study]
+    rows = [row for row in pacs.ls("studies") if row["study_instance_uid"] == study]
     assert len(rows) == 1, f"pacs ls studies lists {len(rows)} rows for {study}"
     return rows[0]["status"]
 
@@ -313,17 +313,17 @@ def test_reading_doctor_finds_opens_and_sees_the_image_sharpen(browser: Browser,
     assert browser.message() == ""
     rows = browser.wait(lambda: (r := browser.study_rows()) and len(r) >= len(site.studies) and r,
                         f"the table lists all {len(site.studies)} studies")
-    expected = {s["studyInstanceUID"]: s for s in site.studies}
+    expected = {s["study_instance_uid"]: s for s in site.studies}
     assert set(rows) == set(expected), f"the table's studies differ from `pacs ls studies`: " \
                                        f"missing {set(expected) - set(rows)}, extra {set(rows) - set(expected)}"
     for uid, cells in rows.items():
         date, patient, patient_id, modalities, description = cells
-        assert (date, patient_id, description) == (expected[uid]["studyDate"], expected[uid]["patientID"],
-                                                  expected[uid]["studyDescription"]), f"row of {uid}: {cells}"
+        assert (date, patient_id, description) == (expected[uid]["study_date"], expected[uid]["patient_id"],
+                                                  expected[uid]["study_description"]), f"row of {uid}: {cells}"
         assert set(modalities.split(",")) == set(expected[uid]["modalities"]), f"row of {uid}: {cells}"
 
     browser.open_study(site.ct_study, "2 (diagnosed)")
-    assert expected[site.ct_study]["studyDescription"] in browser.by_id("study-title").text
+    assert expected[site.ct_study]["study_description"] in browser.by_id("study-title").text
     tile = browser.one_thumbnail()
     assert tile["series"] == site.ct_series and tile["refused"] is None, tile
     assert tile["width"] > 0 and tile["height"] > 0, f"the thumbnail did not decode: {tile}"
@@ -350,7 +350,7 @@ def test_search_narrows_the_table_to_one_patient(browser: Browser, site: Site):
     """A patient-name search (with a wildcard) leaves exactly that patient's studies in the table."""
     browser.login_ok("reader")
     family = "Smith"
-    expected = {s["studyInstanceUID"] for s in site.studies if s["patientName"].startswith(family + "^")}
+    expected = {s["study_instance_uid"] for s in site.studies if s["patient_name"].startswith(family + "^")}
     assert 0 < len(expected) < len(site.studies), "the fixtures no longer have a few studies of Smith"
     browser.by_id("patient-name").send_keys(f"{family}*")
     browser.by_id("search-button").click()
@@ -440,7 +440,7 @@ def test_referring_doctor_is_refused_an_unread_study(browser: Browser, site: Sit
     browser.login_ok("referrer")
     assert site.unread_study in browser.study_rows(), "the unread study is not listed for the referring doctor"
     browser.open_study(site.unread_study, "1 (unread)")
-    series_count = next(s["seriesCount"] for s in site.studies if s["studyInstanceUID"] == site.unread_study)
+    series_count = next(s["series_count"] for s in site.studies if s["study_instance_uid"] == site.unread_study)
     browser.wait_for_tiles(series_count)
     for tile in browser.thumbnails():
         assert tile["width"] is None, f"a thumbnail of the unread study was shown to the referring doctor: {tile}"

@@ -45,7 +45,7 @@ public struct AccessGate: Sendable {
     public func checkMetadata(_ caller: Caller, status: DiagnosisStatus) throws(AccessRefusal) {
         guard allowedVersions(caller, status: status).isEmpty else { return }
         let rule = decision(caller, version: "V1", status: status).rule
-        throw AccessRefusal(reason: "no version of a study that is \(status.name) is released to \(caller.role.rawValue) users (\(rule))")
+        throw AccessRefusal(reason: "no version of a study that is \(status.name) is released to \(caller.role.rawValue) users (\(rule))", rule: rule)
     }
 
     /// Whether searches (QIDO-RS, C-FIND) show the study to this caller at all.
@@ -55,7 +55,7 @@ public struct AccessGate: Sendable {
 
     /// The refusal of `version`, naming the rule.
     static func refusal(_ caller: Caller, version: String, status: DiagnosisStatus, rule: String) -> AccessRefusal {
-        AccessRefusal(reason: "\(version) of a study that is \(status.name) is not released to \(caller.role.rawValue) users (\(rule))")
+        AccessRefusal(reason: "\(version) of a study that is \(status.name) is not released to \(caller.role.rawValue) users (\(rule))", rule: rule)
     }
 }
 

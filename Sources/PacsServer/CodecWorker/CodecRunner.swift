@@ -5,6 +5,8 @@ import DICOM
 /// codec that crashes on one image costs only that work) or in the calling process (`InProcessCodecs`).
 public protocol CodecRunner: Sendable {
     func perform(_ request: CodecRequest, _ files: [[UInt8]], timeout: Duration) throws -> (CodecReply, [[UInt8]])
+    /// Ends the work in hand (it fails) and refuses new work: the server is stopping.
+    func shutdown()
 }
 
 extension CodecRunner {

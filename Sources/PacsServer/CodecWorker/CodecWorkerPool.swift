@@ -1,10 +1,12 @@
 import Foundation
 import Glibc
+import ServiceLifecycle
 import Synchronization
 
 /// Worker processes for codec work on received images, started on demand up to `size` and reused: a codec that
-/// crashes or hangs on one image loses that work (`CodecWorkerError`) and that process, never the server.
-public final class CodecWorkerPool: CodecRunner {
+/// crashes or hangs on one image loses that work (`CodecWorkerError`) and that process, never the server. In the
+/// server it is one of the services, stopped (its workers with it) once the services that use it have stopped.
+public final class CodecWorkerPool: CodecRunner, Service {
     /// How the pool starts a worker: the `pacs` executable with `codec-worker`.
     public struct Launch: Sendable {
         public var executable: String
@@ -27,6 +29,8 @@ public final class CodecWorkerPool: CodecRunner {
 
     private struct State {
         var idle: [CodecWorkerProcess] = []
+        /// The workers handed out now, by process id.
+        var busy: [pid_t: CodecWorkerProcess] = [:]
         var running = 0
         var stopped = false
     }
@@ -55,22 +59,29 @@ public final class CodecWorkerPool: CodecRunner {
             return answer
         } catch {
             // A worker that failed is gone; its place is free for a new one.
-            discard()
+            discard(worker)
             throw error
         }
     }
 
-    /// Stops every idle worker and refuses new work; workers busy now stop when their caller returns them.
+    /// Waits for the server to stop, then stops the workers.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        shutdown()
+    }
+
+    /// Stops every worker (a busy one's caller gets an error at once) and refuses new work.
     public func shutdown() {
-        let idle = available.withLock {
+        let (idle, busy) = available.withLock {
             state.withLock { state in
                 state.stopped = true
                 defer { state.idle = [] }
-                return state.idle
+                return (state.idle, state.busy)
             }
         }
         available.broadcast()
         idle.forEach { $0.stop() }
+        busy.values.forEach { $0.terminate() }
     }
 
     private func checkOut() throws(CodecWorkerError) -> CodecWorkerProcess {
@@ -88,13 +99,17 @@ public final class CodecWorkerPool: CodecRunner {
                 return .wait
             }
             switch next {
-            case let .reuse(worker): return worker
+            case let .reuse(worker):
+                state.withLock { $0.busy[worker.pid] = worker }
+                return worker
             case .stopped: throw .unavailable("the server is stopping")
             case .wait: available.wait()
             case .start:
                 do {
-                    return try CodecWorkerProcess(executable: launch.executable, arguments: launch.arguments,
-                                                  environment: launch.environment, niceness: niceness)
+                    let worker = try CodecWorkerProcess(executable: launch.executable, arguments: launch.arguments,
+                                                        environment: launch.environment, niceness: niceness)
+                    state.withLock { $0.busy[worker.pid] = worker }
+                    return worker
                 } catch {
                     state.withLock { $0.running -= 1 }
                     throw error
@@ -106,6 +121,7 @@ public final class CodecWorkerPool: CodecRunner {
     private func checkIn(_ worker: CodecWorkerProcess) {
         let keep = available.withLock {
             state.withLock { state in
+                state.busy[worker.pid] = nil
                 guard !state.stopped else {
                     state.running -= 1
                     return false
@@ -118,8 +134,13 @@ public final class CodecWorkerPool: CodecRunner {
         if !keep { worker.stop() }
     }
 
-    private func discard() {
-        available.withLock { state.withLock { $0.running -= 1 } }
+    private func discard(_ worker: CodecWorkerProcess) {
+        available.withLock {
+            state.withLock { state in
+                state.busy[worker.pid] = nil
+                state.running -= 1
+            }
+        }
         available.signal()
     }
 }

@@ -1,6 +1,7 @@
 import CProcess
 import Foundation
 import Glibc
+import Synchronization
 
 /// One running codec worker: a child process (`pacs codec-worker`) that answers requests on its standard output.
 /// Used by one caller at a time (the pool hands it out).
@@ -9,6 +10,8 @@ final class CodecWorkerProcess: @unchecked Sendable {
     private let requests: CodecChannel
     private let replies: CodecChannel
     private var pipesOpen = true
+    /// Set once the process is reaped: its pid may then name another process, which must never be signalled.
+    private let reaped = Mutex(false)
 
     init(executable: String, arguments: [String], environment: [String], niceness: Int32) throws(CodecWorkerError) {
         var toChild: Int32 = -1, fromChild: Int32 = -1
@@ -47,7 +50,10 @@ final class CodecWorkerProcess: @unchecked Sendable {
         closePipes()
         for _ in 0..<100 {
             var status: Int32 = 0
-            if waitpid(pid, &status, WNOHANG) == pid { return }
+            if reaped.withLock({ reaped in
+                reaped = waitpid(pid, &status, WNOHANG) == pid
+                return reaped
+            }) { return }
             usleep(10_000)
         }
         kill(pid, SIGKILL)
@@ -61,11 +67,19 @@ final class CodecWorkerProcess: @unchecked Sendable {
         close(replies.descriptor)
     }
 
+    /// Kills the process (from another thread than its caller's: the server is stopping), unless it is gone already.
+    func terminate() {
+        reaped.withLock { if !$0 { kill(pid, SIGKILL) } }
+    }
+
     /// Waits for the process to end and says how it did; closes the pipes.
     private func reap() -> String {
         closePipes()
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        reaped.withLock { reaped in
+            while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+            reaped = true
+        }
         let signal = status & 0x7F
         if signal != 0 { return "killed by signal \(signal), \(String(cString: strsignal(signal)))" }
         return "exited with status \((status >> 8) & 0xFF)"

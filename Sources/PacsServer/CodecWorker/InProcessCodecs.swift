@@ -6,4 +6,7 @@ public struct InProcessCodecs: CodecRunner {
     public func perform(_ request: CodecRequest, _ files: [[UInt8]], timeout: Duration) throws -> (CodecReply, [[UInt8]]) {
         CodecWork.perform(request, files)
     }
+
+    /// Work in the caller's own process cannot be ended from outside; there is nothing to stop.
+    public func shutdown() {}
 }

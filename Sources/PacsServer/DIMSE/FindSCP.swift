@@ -26,7 +26,7 @@ struct FindSCP {
         }
         let index = service.store.index, gate = service.gate
         let caller = service.caller(association.callingAE)
-        let matches = try await Blocking.run { gate.visible(try IdentifierSearch.search(identifier, level: level, index: index), to: caller) }
+        let matches = try await service.blocking.run { gate.visible(try IdentifierSearch.search(identifier, level: level, index: index), to: caller) }
         for match in matches {
             if association.isCancelled(request.messageID) {
                 return try await association.send(.response(to: request, .cFindResponse, status: Status.cancel))

@@ -10,6 +10,8 @@ public final class PacsDIMSEService: DIMSEService {
     let store: DataStore
     let ingest: IngestService
     let gate: AccessGate
+    /// Runs the ingest and the index's reads off the event loops.
+    let blocking: BlockingPool
     /// Decodes an original for a peer that cannot take its transfer syntax (in worker processes).
     let codecs: CodecRunner
     let policies: PolicyStore
@@ -19,11 +21,12 @@ public final class PacsDIMSEService: DIMSEService {
     let versionWanted: @Sendable (String) -> Void
     private let inFlight = Atomic<Int>(0)
 
-    public init(store: DataStore, ingest: IngestService, gate: AccessGate, codecs: CodecRunner, policies: PolicyStore, group: EventLoopGroup,
-                logger: Logger, versionWanted: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(store: DataStore, ingest: IngestService, gate: AccessGate, codecs: CodecRunner, blocking: BlockingPool, policies: PolicyStore,
+                group: EventLoopGroup, logger: Logger, versionWanted: @escaping @Sendable (String) -> Void = { _ in }) {
         self.store = store
         self.ingest = ingest
         self.gate = gate
+        self.blocking = blocking
         self.codecs = codecs
         self.policies = policies
         self.group = group
@@ -80,7 +83,7 @@ public final class PacsDIMSEService: DIMSEService {
         let ingest = self.ingest, logger = self.logger
         let caller = association.callingAE
         do {
-            try await Blocking.run {
+            try await blocking.run {
                 var unsent: Error?
                 ingest.ingest(dataSet: bytes, syntax: context.transferSyntax, sopClassUID: request.affectedSOPClassUID,
                               sopInstanceUID: request.affectedSOPInstanceUID.isEmpty ? nil : request.affectedSOPInstanceUID,

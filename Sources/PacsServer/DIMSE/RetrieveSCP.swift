@@ -57,7 +57,7 @@ struct RetrieveSCP {
         let index = service.store.index, gate = service.gate
         let wanted = query
         // Each study's status, or why the gate cannot decide on it.
-        let (instances, statuses) = try await Blocking.run { () throws -> ([InstanceSummary], [String: Result<DiagnosisStatus, AccessRefusal>]) in
+        let (instances, statuses) = try await service.blocking.run { () throws -> ([InstanceSummary], [String: Result<DiagnosisStatus, AccessRefusal>]) in
             let instances = try index.instances(matching: wanted)
             var statuses: [String: Result<DiagnosisStatus, AccessRefusal>] = [:]
             for study in Set(instances.map(\.studyInstanceUID)) {
@@ -127,24 +127,24 @@ struct RetrieveSCP {
         do {
             try service.gate.check(receiver.caller, version: version, status: try status.get())
         } catch {
-            return .failed(error.reason)
+            return .failed(error.brief)
         }
         do {
             let stored = try await storedFile(of: instance, version: version)
             let store = service.store
-            let file = try await Blocking.run { try DicomFile.read(try store.read(stored)) }
+            let file = try await service.blocking.run { try DicomFile.read(try store.read(stored)) }
             let sopClass = file.dataSet.string(.sopClassUID) ?? instance.sopClassUID
             let dataSet: [UInt8]
             let contextID: UInt8
             if let exact = target.context(for: sopClass, preferring: file.transferSyntax), exact.transferSyntax == file.transferSyntax,
                file.transferSyntax.littleEndian {
-                let raw = try await Blocking.run { try store.read(stored) }
+                let raw = try await service.blocking.run { try store.read(stored) }
                 dataSet = Array(raw[file.dataSetOffset...])
                 contextID = exact.id
             } else if let native = target.context(for: sopClass, preferring: .explicitVRLittleEndian),
                       !native.transferSyntax.encapsulated, native.transferSyntax.littleEndian {
                 let codecs = service.codecs
-                dataSet = try await Blocking.run { try codecs.decompressed(try store.read(stored), to: native.transferSyntax) }
+                dataSet = try await service.blocking.run { try codecs.decompressed(try store.read(stored), to: native.transferSyntax) }
                 contextID = native.id
             } else {
                 return .failed("\(receiver.title) accepted no transfer syntax for \(sopClass) that we can send")

@@ -1,12 +1,14 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 import Tiering
 
 /// Works the persisted derivation queue: claims a job, derives the missing versions, stores them the way
 /// ingest stores originals (staged and fsynced, recorded in one transaction, then renamed into place) and
-/// closes the job. Jobs of a process that died go back to the queue, so a restart resumes them.
-public final class DerivationService: Sendable {
+/// closes the job. Jobs of a process that died go back to the queue, so a restart resumes them. In the server it is
+/// one of the services: its threads derive for the server's life and stop with it.
+public final class DerivationService: Service, Sendable {
     /// A job is given up (its versions listed as missing with the last error) after this many tries.
     static let maximumAttempts = 3
 
@@ -15,9 +17,11 @@ public final class DerivationService: Sendable {
     /// Where the codec work runs: worker processes, so an image that crashes a codec fails only its own job.
     private let codecs: CodecRunner
     private let logger: Logger
+    /// The threads that derive in the server, at a lower CPU priority than everything else.
+    private let workers: Int
     private let wakeup = DispatchSemaphore(value: 0)
-    /// The worker threads that have not yet returned.
-    private let running = DispatchGroup()
+    /// How many of those threads have not yet returned.
+    private let running = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
     /// Until when (uptime nanoseconds) images are arriving: derivation then leaves the cores to ingest.
     private let receivingUntil = Atomic<UInt64>(0)
@@ -27,10 +31,12 @@ public final class DerivationService: Sendable {
     private let onDerived: (@Sendable (String) -> Void)?
 
     public init(store: DataStore, policy: @escaping @Sendable () -> CompressionPolicy, codecs: CodecRunner,
-                logger: Logger = Logger(label: "strata.derive"), onDerived: (@Sendable (String) -> Void)? = nil) {
+                workers: Int = ProcessInfo.processInfo.activeProcessorCount, logger: Logger = Logger(label: "strata.derive"),
+                onDerived: (@Sendable (String) -> Void)? = nil) {
         self.store = store
         self.policy = policy
         self.codecs = codecs
+        self.workers = max(1, workers)
         self.logger = logger
         self.onDerived = onDerived
     }
@@ -51,6 +57,9 @@ public final class DerivationService: Sendable {
             try derive(job, staging: staging)
             onDerived?(job.sopInstanceUID)
         } catch is NotYetPublished {
+            try index.deferDerivation(job, countingAttempt: false, now: Date().timeIntervalSince1970)
+        } catch where stopped.load(ordering: .relaxed) {
+            // The server is stopping and ended the job's codec worker: the job waits for the next start, its try not counted.
             try index.deferDerivation(job, countingAttempt: false, now: Date().timeIntervalSince1970)
         } catch {
             if job.attempts >= Self.maximumAttempts {
@@ -131,15 +140,22 @@ public final class DerivationService: Sendable {
         if let error = failure.withLock({ $0 }) { throw error }
     }
 
-    /// Starts `workers` threads that derive for the life of the process, waking when told new work
-    /// arrived and checking the queue every second regardless. They run at a lower CPU priority than
-    /// everything else, and while images are arriving they wait (see `waitsForReceiving`).
-    public func start(workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    /// Derives in the background for the life of the server, then stops with it.
+    public func run() async {
+        start()
+        try? await gracefulShutdown()
+        await stop()
+    }
+
+    /// Starts the threads that derive, waking when told new work arrived and checking the queue every second
+    /// regardless. They run at a lower CPU priority than everything else, and while images are arriving they wait
+    /// (see `waitsForReceiving`).
+    private func start() {
         _ = try? releaseAbandoned()
-        for number in 0..<max(1, workers) {
-            running.enter()
+        for number in 0..<workers {
+            running.add(1, ordering: .relaxed)
             let thread = Thread { [self] in
-                defer { running.leave() }
+                defer { running.subtract(1, ordering: .relaxed) }
                 #if os(Linux)
                 // On Linux, who = 0 means the calling thread: only the derive threads are lowered.
                 setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
@@ -160,6 +176,26 @@ public final class DerivationService: Sendable {
             thread.name = "derive-\(number)"
             thread.start()
         }
+    }
+
+    /// Stops the threads: the jobs in hand get a few seconds to finish, then their codec workers are ended and the
+    /// jobs go back to the queue without counting a try. A stop is quick and loses nothing.
+    private func stop() async {
+        stopped.store(true, ordering: .relaxed)
+        for _ in 0..<workers { wakeup.signal() }
+        if await !finished(within: .seconds(5)) {
+            codecs.shutdown()
+            _ = await finished(within: .seconds(10))
+        }
+    }
+
+    private func finished(within limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while running.load(ordering: .relaxed) > 0 {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return true
     }
 
     /// Tells the workers that an instance was stored: there is work, and images are arriving.
@@ -183,14 +219,5 @@ public final class DerivationService: Sendable {
     /// Tells an idle worker that there is work (a version someone waits for).
     public func wake() {
         wakeup.signal()
-    }
-
-    /// Lets the workers finish their current job and stop.
-    /// Stops the workers, waiting (up to a minute) for the jobs in hand to finish, so a clean stop leaves no
-    /// half-made versions behind.
-    public func stop() {
-        stopped.store(true, ordering: .relaxed)
-        for _ in 0..<8 { wakeup.signal() }
-        _ = running.wait(timeout: .now() + 60)
     }
 }

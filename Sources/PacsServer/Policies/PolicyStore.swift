@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 
-/// The policies in force, swapped atomically when the folder changes (SIGHUP, or a file edited on disk).
+/// The policies in force, swapped atomically when the folder changes (`PolicyWatcher`: SIGHUP, or a file edited on disk).
 /// A broken edit is logged with every problem and the previous policies stay in force.
 public final class PolicyStore: Sendable {
     public let folder: URL
@@ -37,21 +37,10 @@ public final class PolicyStore: Sendable {
         }
     }
 
-    /// Reloads whenever a policy file's size or modification time changes, and on SIGHUP, until cancelled.
-    public func watch(every interval: Duration = .seconds(1)) async {
-        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP)
-        signal(SIGHUP, SIG_IGN)
-        hangup.setEventHandler { [weak self] in
-            self?.logger.info("SIGHUP: reloading policies")
-            self?.reload()
-        }
-        hangup.resume()
-        defer { hangup.cancel() }
-        while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            let seen = state.withLock { $0.signature }
-            if Self.signature(of: folder) != seen { reload() }
-        }
+    /// Reloads when a policy file's size or modification time changed since the last look.
+    public func reloadIfChanged() {
+        let seen = state.withLock { $0.signature }
+        if Self.signature(of: folder) != seen { reload() }
     }
 
     private static func signature(of folder: URL) -> [String] {

@@ -110,11 +110,12 @@ public final class DataStore: Sendable {
     public let archiveReads = ArchiveReadObserver()
 
     /// The mover for this store, with the tiering policy in force.
-    public func mover(policy: TieringPolicy) -> TierMover {
+    /// `keepGoing`, asked between batches, stops a pass early (the server is stopping).
+    public func mover(policy: TieringPolicy, keepGoing: @escaping @Sendable () -> Bool = { true }) -> TierMover {
         let (fastStaging, archiveStaging) = (stagingSession, self.archiveStaging)
         let archiveName = archive.name
         return TierMover(catalog: index, fast: fast, archive: archive, policy: policy, lockURL: folder.appendingPathComponent("tiering.lock"),
-                         staging: { tier in try tier.name == archiveName ? archiveStaging.get() : fastStaging.get() })
+                         staging: { tier in try tier.name == archiveName ? archiveStaging.get() : fastStaging.get() }, keepGoing: keepGoing)
     }
 
     /// An ingest service writing through this process's staging folder; `onStored` runs after each new instance.

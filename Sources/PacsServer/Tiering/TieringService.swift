@@ -9,8 +9,6 @@ public final class TieringService: Sendable {
     public let store: DataStore
     public let policies: PolicyStore
     let logger: Logger
-    private let recallQueue = RecallQueue()
-    private let wakeUp = Wakeup()
 
     public init(store: DataStore, policies: PolicyStore, logger: Logger) {
         self.store = store
@@ -30,9 +28,11 @@ public final class TieringService: Sendable {
     }
 
     /// One pass as of `now`: recover, plan and move, then due prefetches and the scrub's share; with `dryRun`
-    /// only the plan. Waits up to `wait` seconds for another mover (a recall in progress) to finish.
-    public func pass(now: Double, dryRun: Bool, scrubLimit: Int? = nil, wait: Double = 30) throws -> PassResult {
-        let mover = store.mover(policy: policy)
+    /// only the plan. Waits up to `wait` seconds for another mover (a recall in progress) to finish. `keepGoing` is
+    /// asked between batches (a stopping server ends the pass after the batch in hand).
+    public func pass(now: Double, dryRun: Bool, scrubLimit: Int? = nil, wait: Double = 30,
+                     keepGoing: @escaping @Sendable () -> Bool = { true }) throws -> PassResult {
+        let mover = store.mover(policy: policy, keepGoing: keepGoing)
         let usage = try usage()
         return try mover.exclusively(waitUpTo: wait) {
             let (plan, report) = try mover.run(now: now, dryRun: dryRun, usage: usage)
@@ -101,35 +101,10 @@ public final class TieringService: Sendable {
         return done
     }
 
-    // MARK: Inside the server
-
-    /// Runs passes on the schedule until cancelled, and recalls archived files as they are read.
-    public func start() -> Task<Void, Never> {
-        store.archiveReads.listen { [recallQueue, wakeUp] path in
-            if recallQueue.add(path) { wakeUp.signal() }
-        }
-        return Task.detached(priority: .background) { [self] in
-            var nextPass = Date()
-            while !Task.isCancelled {
-                // Passes and recalls block on disk for long: they run off the cooperative threads.
-                if Date() >= nextPass || wakeUp.takePassRequest() {
-                    _ = try? await Blocking.run { self.runPass() }
-                    nextPass = Date().addingTimeInterval(policy.runEvery)
-                }
-                _ = try? await Blocking.run { self.recallRead() }
-                await wakeUp.wait(until: min(nextPass, Date().addingTimeInterval(60)))
-            }
-        }
-    }
-
-    /// Asks the server's loop for a pass now (an admin's request).
-    public func runSoon() {
-        wakeUp.signal(pass: true)
-    }
-
-    private func runPass() {
+    /// A pass for the server's loop, its outcome logged.
+    func runPass(keepGoing: @escaping @Sendable () -> Bool) {
         do {
-            let result = try pass(now: Date().timeIntervalSince1970, dryRun: false)
+            let result = try pass(now: Date().timeIntervalSince1970, dryRun: false, keepGoing: keepGoing)
             let report = result.report
             for warning in result.plan.warnings { logger.error("\(warning)") }
             for line in report.recovered { logger.notice("tiering: \(line)") }
@@ -145,9 +120,8 @@ public final class TieringService: Sendable {
         }
     }
 
-    /// Recalls the archived files read since the last time, if the policy says so.
-    private func recallRead() {
-        let paths = recallQueue.take()
+    /// Recalls archived files that were read, if the policy says so.
+    func recall(read paths: [String]) {
         guard !paths.isEmpty, policy.recallOnRead else { return }
         do {
             let objects = try paths.compactMap { try store.index.tieredObject(path: $0) }

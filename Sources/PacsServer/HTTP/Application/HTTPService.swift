@@ -15,12 +15,13 @@ public enum HTTPService {
     }
 
     /// The HTTP application: one controller per API, each adding its routes to its group (`dicom-web`, `api/v1`, and
-    /// `api/v1/admin` behind the admin role), every route but `/health` and the viewer's files behind authentication.
+    /// `api/v1/admin` behind the admin role), every path but `/health` and the viewer's files behind authentication.
     public static func application(store: DataStore, ingest: IngestService, policies: PolicyStore, gate: AccessGate, tiering: TieringService,
-                                   events: EventHub, codecs: CodecRunner, host: String, port: Int, logger: Logger) throws -> some ApplicationProtocol {
+                                   tieringLoop: TieringLoop, events: EventHub, codecs: CodecRunner, blocking: BlockingPool, host: String, port: Int, logger: Logger) throws -> some ApplicationProtocol {
         let (server, scheme) = try serverBuilder(policies.current.network)
         let router = Router(context: StrataContext.self)
-        _ = routes(router, store: store, ingest: ingest, policies: policies, gate: gate, tiering: tiering, events: events, codecs: codecs, logger: logger)
+        _ = routes(router, store: store, ingest: ingest, policies: policies, gate: gate, tiering: tiering, tieringLoop: tieringLoop, events: events,
+                   codecs: codecs, blocking: blocking, logger: logger)
         return Application(router: router, server: server, configuration: .init(address: .hostname(host, port: port), serverName: "Strata"),
                            onServerRunning: { channel in
                                logger.info("HTTP listening on \(host):\(channel.localAddress?.port ?? port) (\(scheme))")
@@ -29,7 +30,8 @@ public enum HTTPService {
 
     /// Adds every route and middleware to `router`; returns the routes added (the access-table test lists them).
     static func routes(_ router: Router<StrataContext>, store: DataStore, ingest: IngestService, policies: PolicyStore, gate: AccessGate,
-                       tiering: TieringService, events: EventHub, codecs: CodecRunner, logger: Logger) -> [RouteRecorder.Route] {
+                       tiering: TieringService, tieringLoop: TieringLoop, events: EventHub, codecs: CodecRunner, blocking: BlockingPool,
+                       logger: Logger) -> [RouteRecorder.Route] {
         let tokens = TokenStore()
         router.add(middleware: ResponseCompression())
         // The viewer's page and scripts hold no patient data: they load before logging in.
@@ -41,29 +43,28 @@ public enum HTTPService {
         router.add(middleware: CredentialsAuthenticator(policies: policies, tokens: tokens))
         router.add(middleware: AccessLog(url: store.folder.appendingPathComponent("access.log")))
         router.add(middleware: DomainErrors())
+        router.add(middleware: RequireCaller(openPaths: ["/health", "/viewer/"]))
         let recorder = RouteRecorder(router)
         recorder.get("health") { _, _ in json("{\"status\":\"ok\"}") }
-
-        let authenticated = recorder.group().add(middleware: RequireCaller())
-        authenticated.post("auth/token") { _, context in
+        recorder.post("auth/token") { _, context in
             let user = try context.user
             let lifetime = policies.current.users.tokenLifetime
             let token = tokens.issue(for: user.name, lifetime: lifetime)
             return json("{\"access_token\":\"\(token)\",\"token_type\":\"Bearer\",\"expires_in\":\(Int(lifetime))}")
         }
-        let web = authenticated.group("dicom-web")
-        QIDOController(index: store.index, gate: gate).addRoutes(to: web)
-        WADOController(store: store, policies: policies, gate: gate, codecs: codecs).addRoutes(to: web)
-        STOWController(ingest: ingest, policies: policies, logger: logger).addRoutes(to: web)
+        let web = recorder.group("dicom-web")
+        QIDOController(index: store.index, gate: gate, blocking: blocking).addRoutes(to: web)
+        WADOController(store: store, policies: policies, gate: gate, codecs: codecs, blocking: blocking).addRoutes(to: web)
+        STOWController(ingest: ingest, policies: policies, logger: logger, blocking: blocking).addRoutes(to: web)
 
-        let api = authenticated.group("api/v1")
+        let api = recorder.group("api/v1")
         EventsController(events: events).addRoutes(to: api)
-        StatusController(index: store.index, gate: gate, events: events).addRoutes(to: api)
-        DiagnosticController(store: store, gate: gate, events: events).addRoutes(to: api)
-        VersionsController(store: store, policies: policies, gate: gate, codecs: codecs).addRoutes(to: api)
+        StatusController(index: store.index, gate: gate, events: events, blocking: blocking).addRoutes(to: api)
+        DiagnosticController(store: store, gate: gate, events: events, blocking: blocking).addRoutes(to: api)
+        VersionsController(store: store, policies: policies, gate: gate, codecs: codecs, blocking: blocking).addRoutes(to: api)
 
         let admin = api.group("admin").only(.admin, refusal: "the admin API is for admins")
-        TierController(tiering: tiering).addRoutes(to: admin)
+        TierController(tiering: tiering, loop: tieringLoop, blocking: blocking).addRoutes(to: admin)
         return recorder.routes
     }
 

@@ -8,6 +8,8 @@ struct DiagnosticController {
     let store: DataStore
     let gate: AccessGate
     let events: EventHub
+    /// Runs blocking work (file and index reads) off the event loops.
+    let blocking: BlockingPool
 
     func addRoutes(to api: RouterGroup<StrataContext>) {
         api.get("studies/:study/diagnostic") { request, context in
@@ -83,7 +85,7 @@ struct DiagnosticController {
     func get(_ request: Request, study: String, caller: Caller) async throws -> Response {
         let history = request.uri.queryParameters["history"].map { $0 == "true" || $0 == "1" } ?? false
         let index = store.index, gate = self.gate
-        let (status, latest, all) = try await Blocking.run { () throws -> (DiagnosisStatus?, [DiagnosticEntry], [DiagnosticEntry]?) in
+        let (status, latest, all) = try await blocking.run { () throws -> (DiagnosisStatus?, [DiagnosticEntry], [DiagnosticEntry]?) in
             (try gate.status(of: study), try index.diagnostics(studyInstanceUID: study, history: false),
              history ? try index.diagnostics(studyInstanceUID: study, history: true) : nil)
         }
@@ -122,7 +124,7 @@ struct DiagnosticController {
             var wanted = IndexQuery()
             wanted.sopInstanceUIDs = [sop]
             let index = store.index, query = wanted
-            guard let instance = try await Blocking.run({ try index.instances(matching: query) }).first else {
+            guard let instance = try await blocking.run({ try index.instances(matching: query) }).first else {
                 throw HTTPError(.notFound, message: "no instance \(sop)")
             }
             try Self.validate(body.shapes, frame: body.frame, on: instance)
@@ -139,7 +141,7 @@ struct DiagnosticController {
         let entry = DiagnosticEntry(item: item ?? "", kind: kind, revision: 0, sopInstanceUID: sop, frame: frame, body: body,
                                     author: user.name, at: Date().timeIntervalSince1970)
         let index = store.index
-        let recorded = try await Blocking.run { try index.addDiagnostic(entry, studyInstanceUID: study) }
+        let recorded = try await blocking.run { try index.addDiagnostic(entry, studyInstanceUID: study) }
         events.studyChanged(study, reason: "\(kind.rawValue) written")
         return try HTTPService.json(Self.item(recorded), status: item == nil ? .created : .ok)
     }

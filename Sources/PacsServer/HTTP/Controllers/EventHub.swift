@@ -1,12 +1,13 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// Server-sent events (`GET /api/v1/events`): a study is announced to each listening user when something
 /// may now be fetched by them (its versions were made, or its status changed what their role may have).
 /// Announcements are gathered for a second, so a series arriving is one event, not hundreds.
-public final class EventHub: Sendable {
+public final class EventHub: Service, Sendable {
     struct Announcement: Sendable {
         var study: String
         var reason: String
@@ -33,10 +34,12 @@ public final class EventHub: Sendable {
 
     let store: DataStore
     let gate: AccessGate
+    let blocking: BlockingPool
 
-    public init(store: DataStore, gate: AccessGate) {
+    public init(store: DataStore, gate: AccessGate, blocking: BlockingPool) {
         self.store = store
         self.gate = gate
+        self.blocking = blocking
     }
 
     /// An instance's versions were made.
@@ -77,8 +80,8 @@ public final class EventHub: Sendable {
         if !instances.isEmpty {
             var wanted = IndexQuery()
             wanted.sopInstanceUIDs = Array(instances)
-            let index = store.index, query = wanted
-            let found = (try? await Blocking.run { try index.instances(matching: query) }) ?? []
+            let index = store.index, query = wanted, blocking = self.blocking
+            let found = (try? await blocking.run { try index.instances(matching: query) }) ?? []
             for study in Set(found.map(\.studyInstanceUID)) where announcements[study] == nil { announcements[study] = "images ready" }
         }
         for (study, reason) in announcements {
@@ -86,9 +89,15 @@ public final class EventHub: Sendable {
         }
     }
 
+    /// One of the server's services: when the server stops, it ends every event stream before the HTTP side drains.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        close()
+    }
+
     /// Ends every event stream (each response finishes cleanly), so that a stopping server's HTTP side has only
     /// requests that end left to finish.
-    public func close() {
+    func close() {
         let listeners = state.withLock { state in
             state.closed = true
             return Array(state.listeners.values)
@@ -103,7 +112,7 @@ public final class EventHub: Sendable {
         state.withLock { state in
             if state.closed { continuation.finish() } else { state.listeners[id] = continuation }
         }
-        let gate = self.gate
+        let gate = self.gate, blocking = self.blocking
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
@@ -112,7 +121,7 @@ public final class EventHub: Sendable {
             try await writer.write(ByteBuffer(string: ": connected\n\n"))
             for await announcement in announcements {
                 // A study whose status cannot be read is announced to nobody.
-                guard let status = try? await Blocking.run({ try gate.status(of: announcement.study) }) else { continue }
+                guard let status = try? await blocking.run({ try gate.status(of: announcement.study) }) else { continue }
                 let allowed = gate.allowedVersions(caller, status: status)
                 guard !allowed.isEmpty else { continue }
                 let event = Event(study: announcement.study, status: status, statusName: status.name, allowed: allowed, reason: announcement.reason)

@@ -8,6 +8,8 @@ import Hummingbird
 struct QIDOController {
     let index: InstanceIndex
     let gate: AccessGate
+    /// Runs blocking work (file and index reads) off the event loops.
+    let blocking: BlockingPool
 
     /// The private block of Strata's search results, and its element listing the versions the caller may fetch now.
     static let privateCreator = Tag(0x0073, 0x0010), fetchableVersions = Tag(0x0073, 0x1010)
@@ -80,7 +82,7 @@ struct QIDOController {
         }
         identifier.set(.specificCharacterSet, .CS, "ISO_IR 192")
         let index = self.index, gate = self.gate
-        let matches = try await Blocking.run { [identifier] in gate.visible(try IdentifierSearch.search(identifier, level: level, index: index), to: caller) }
+        let matches = try await blocking.run { [identifier] in gate.visible(try IdentifierSearch.search(identifier, level: level, index: index), to: caller) }
         let page = matches.dropFirst(offset).prefix(limit ?? Int.max).map { match -> DataSet in
             var result = match.identifier
             result.remove(.queryRetrieveLevel)

@@ -15,6 +15,8 @@ struct Rendered {
     let gate: AccessGate
     /// Decodes an original (in worker processes) when no lossy version's level serves.
     let codecs: CodecRunner
+    /// Runs blocking work (file and index reads) off the event loops.
+    let blocking: BlockingPool
 
     func render(_ request: Request, _ instances: [InstanceSummary], caller: Caller, place: String?, status: DiagnosisStatus,
                 thumbnail: Bool) async throws -> Response {
@@ -35,7 +37,7 @@ struct Rendered {
         let instance = instances[instances.count / 2]
         let source = try choose(instance, request: request, viewport: viewport, caller: caller, place: place, status: status)
         let store = self.store, codecs = self.codecs
-        let image = try await Blocking.run { () throws -> RenderedImage in
+        let image = try await blocking.run { () throws -> RenderedImage in
             let bytes = try store.read(source.file)
             if let layout = source.file.frames?.first, let ends = layout.levelEnds, let level = source.level {
                 // A level of one of our own lossy versions: decoded here (the worker decodes what was received).

@@ -15,6 +15,8 @@ struct STOWController {
     let ingest: IngestService
     let policies: PolicyStore
     let logger: Logger
+    /// Runs blocking work (file and index reads) off the event loops.
+    let blocking: BlockingPool
 
     func addRoutes(to web: RouterGroup<StrataContext>) {
         let senders = web.group().only(.reading, .teleradiology, .admin, refusal: "referring users may not store images")
@@ -52,7 +54,7 @@ struct STOWController {
         func storeBatch() async throws {
             guard !batch.isEmpty else { return }
             let parts = batch
-            storing.append(Task { try await Blocking.run { Self.store(parts, ingest: ingest, study: study, base: base, logger: logger) } })
+            storing.append(Task { try await blocking.run { Self.store(parts, ingest: ingest, study: study, base: base, logger: logger) } })
             batch.removeAll()
             batchBytes = 0
             try await collect(keeping: 1)

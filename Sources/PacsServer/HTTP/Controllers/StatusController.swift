@@ -8,6 +8,8 @@ struct StatusController {
     let index: ImageIndex
     let gate: AccessGate
     let events: EventHub
+    /// Runs blocking work (file and index reads) off the event loops.
+    let blocking: BlockingPool
 
     struct Change: Decodable {
         var status: Int
@@ -34,7 +36,7 @@ struct StatusController {
             throw HTTPError(.badRequest, message: "status is 1 (unread) to 5 (report drafted)")
         }
         let index = self.index
-        _ = try await Blocking.run {
+        _ = try await blocking.run {
             try index.changeStatus(studyInstanceUID: study, to: target, by: user.name, reason: change.reason,
                                    allowBackwards: user.role == .admin, now: Date().timeIntervalSince1970)
         }
@@ -45,7 +47,7 @@ struct StatusController {
     /// The status shows the study exists: it is answered to a caller searches would show the study to.
     func get(study: String, caller: Caller) async throws -> Response {
         let index = self.index, gate = self.gate
-        let answer = try await Blocking.run { () throws -> Answer? in
+        let answer = try await blocking.run { () throws -> Answer? in
             guard let status = try gate.status(of: study), gate.isVisible(caller, status: status) else { return nil }
             return Answer(study: study, status: status, name: status.name, history: try index.statusHistory(studyInstanceUID: study))
         }

@@ -6,6 +6,10 @@ import Tiering
 /// lets only admins in).
 struct TierController {
     let tiering: TieringService
+    /// The server's tiering loop, told when a prefetch is scheduled.
+    let loop: TieringLoop
+    /// Runs blocking work (file and index reads) off the event loops.
+    let blocking: BlockingPool
 
     func addRoutes(to admin: RouterGroup<StrataContext>) {
         admin.get("tier") { _, _ in try await figures() }
@@ -43,7 +47,7 @@ struct TierController {
 
     func figures() async throws -> Response {
         let tiering = self.tiering
-        return try HTTPService.json(try await Blocking.run { try tiering.figures(now: Date().timeIntervalSince1970) })
+        return try HTTPService.json(try await blocking.run { try tiering.figures(now: Date().timeIntervalSince1970) })
     }
 
     func run(_ request: Request, context: StrataContext) async throws -> Response {
@@ -51,7 +55,7 @@ struct TierController {
         let now = try body.now.map(Self.time) ?? Date().timeIntervalSince1970
         let dryRun = body.dryRun ?? false
         let tiering = self.tiering
-        let result = try await Blocking.run { try tiering.pass(now: now, dryRun: dryRun) }
+        let result = try await blocking.run { try tiering.pass(now: now, dryRun: dryRun) }
         let report = result.report
         return try HTTPService.json(RunAnswer(
             dryRun: dryRun,
@@ -67,7 +71,7 @@ struct TierController {
         let user = try context.user
         let body = try await request.decode(as: RecallBody.self, context: context)
         let tiering = self.tiering
-        let report = try await Blocking.run {
+        let report = try await blocking.run {
             try tiering.recall(studies: [body.study], now: Date().timeIntervalSince1970, reason: "recalled by \(user.name) over HTTP")
         }
         return try HTTPService.json(RecallAnswer(recalled: report.recalled, bytes: report.bytes, seconds: report.seconds, failures: report.failures))
@@ -78,14 +82,14 @@ struct TierController {
         let body = try await request.decode(as: PrefetchBody.self, context: context)
         let at = try Self.time(body.scheduledAt)
         let tiering = self.tiering
-        let scheduled = try await Blocking.run { try tiering.schedulePrefetch(patientID: body.patientId, at: at, by: user.name) }
-        tiering.runSoon()
+        let scheduled = try await blocking.run { try tiering.schedulePrefetch(patientID: body.patientId, at: at, by: user.name) }
+        loop.runSoon()
         return try HTTPService.json(Self.answer(scheduled), status: .created)
     }
 
     func prefetches() async throws -> Response {
         let index = tiering.store.index
-        return try HTTPService.json(try await Blocking.run { try index.prefetches(pendingOnly: false) }.map(Self.answer))
+        return try HTTPService.json(try await blocking.run { try index.prefetches(pendingOnly: false) }.map(Self.answer))
     }
 
     static func answer(_ prefetch: Prefetch) -> PrefetchAnswer {

@@ -14,6 +14,8 @@ struct VersionsController {
     let gate: AccessGate
     /// Decodes originals for a caller that wants native pixels (in worker processes).
     let codecs: CodecRunner
+    /// Runs blocking work (file and index reads) off the event loops.
+    let blocking: BlockingPool
 
     func addRoutes(to api: RouterGroup<StrataContext>) {
         for scope in [Scope.studies, .series, .instances] {
@@ -59,7 +61,7 @@ struct VersionsController {
         guard WADOController.isUID(uid) else { throw HTTPError(.badRequest, message: "\(uid.prefix(80)) is not a UID") }
         let index = store.index, gate = self.gate
         let query = scope.query(uid)
-        let (found, status) = try await Blocking.run { () throws -> ([InstanceSummary], DiagnosisStatus?) in
+        let (found, status) = try await blocking.run { () throws -> ([InstanceSummary], DiagnosisStatus?) in
             let found = try index.instances(matching: query)
             return (found, try found.first.flatMap { try gate.status(of: $0.studyInstanceUID) })
         }
@@ -146,7 +148,7 @@ struct VersionsController {
             var missing: [String: String]?
             let held = Set(instance.files.map(\.version))
             if !expected.isSubset(of: held) {
-                let derivation = try await Blocking.run { try index.derivation(sopInstanceUID: instance.sopInstanceUID) }
+                let derivation = try await blocking.run { try index.derivation(sopInstanceUID: instance.sopInstanceUID) }
                 missing = Dictionary(uniqueKeysWithValues: expected.subtracting(held).map { ($0, derivation.missing[$0] ?? "derivation \(derivation.state)") })
             }
             listed.append(Instance(sopInstanceUID: instance.sopInstanceUID, seriesInstanceUID: instance.seriesInstanceUID,
@@ -187,7 +189,7 @@ struct VersionsController {
         }
         let selection = try VersionSelection.choose(request, caller: caller, place: place, status: status, policies: policies.current, gate: gate)
         let part = try await self.part(of: instance, frame: number, selection: selection, accept: request.headers[.accept])
-        let bytes = try await Blocking.run(part.read)
+        let bytes = try await blocking.run(part.read)
         var headers = Self.headers(for: part, rule: selection.rule)
         headers[.contentType] = part.mediaType
         headers[HTTPField.Name("Link")!] = "</api/v1/studies/\(instance.studyInstanceUID)/diagnostic>; rel=\"describedby\""
@@ -219,7 +221,7 @@ struct VersionsController {
         }
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             for (part, extra) in described {
-                let bytes = try await Blocking.run(part.read)
+                let bytes = try await blocking.run(part.read)
                 try await writer.write(Multipart.partHeader(boundary: boundary, contentType: part.mediaType, extra: extra))
                 try await writer.write(ByteBuffer(bytes: bytes))
                 try await writer.write(ByteBuffer(string: "\r\n"))
@@ -304,13 +306,13 @@ struct VersionsController {
         if selection.version == "V1" {
             let accept = request.headers[.accept]
             let wanted = accept?.contains("transfer-syntax") == true ? try WADOController.negotiateSyntax(accept) : nil
-            (bytes, syntax) = try await WADOController.file(for: instance, syntax: wanted, store: store, codecs: codecs)
+            (bytes, syntax) = try await WADOController.file(for: instance, syntax: wanted, store: store, codecs: codecs, blocking: blocking)
             tag = instance.files.first { $0.version == "V1" && $0.transferSyntaxUID == syntax }?.sha256 ?? "\(syntax)-decoded"
         } else {
             guard let file = instance.files.first(where: { $0.version == selection.version }) else {
                 throw try await notMade(selection.version, of: instance)
             }
-            bytes = try await Blocking.run { try store.read(file) }
+            bytes = try await blocking.run { try store.read(file) }
             (syntax, tag) = (file.transferSyntaxUID, file.sha256)
         }
         var headers = HTTPFields()
@@ -324,7 +326,7 @@ struct VersionsController {
     private func notMade(_ version: String, of instance: InstanceSummary) async throws -> HTTPError {
         let index = store.index
         let sop = instance.sopInstanceUID
-        let derivation = try await Blocking.run { () throws -> DerivationStatus in
+        let derivation = try await blocking.run { () throws -> DerivationStatus in
             let status = try index.derivation(sopInstanceUID: sop)
             if status.state != "done" { try index.prioritizeDerivation(sopInstanceUID: sop) }
             return status

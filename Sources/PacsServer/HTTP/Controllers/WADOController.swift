@@ -14,10 +14,12 @@ struct WADOController {
     let gate: AccessGate
     /// Decodes originals for callers that want native pixels (in worker processes).
     let codecs: CodecRunner
+    /// Runs blocking work (file and index reads) off the event loops.
+    let blocking: BlockingPool
     let cache = InstanceCache()
 
     func addRoutes(to web: RouterGroup<StrataContext>) {
-        let rendered = Rendered(store: store, policies: policies, gate: gate, codecs: codecs)
+        let rendered = Rendered(store: store, policies: policies, gate: gate, codecs: codecs, blocking: blocking)
         for path in ["studies/:study", "studies/:study/series/:series", "studies/:study/series/:series/instances/:instance"] {
             web.get(RouterPath(path)) { request, context in
                 try await retrieve(request, try await originals(context))
@@ -78,7 +80,7 @@ struct WADOController {
             let versions = Set(policies.current.compression.versionNames)
             if found.count == 1, versions.isSubset(of: found[0].files.map(\.version)) { cache.keep(found[0]) }
         } else {
-            (found, status) = try await Blocking.run(lookUp)
+            (found, status) = try await blocking.run(lookUp)
         }
         guard !found.isEmpty, let status else { throw HTTPError(.notFound, message: "no such \(instance != nil ? "instance" : series != nil ? "series" : "study")") }
         return (found, status)
@@ -91,12 +93,12 @@ struct WADOController {
         let boundary = Multipart.boundary()
         let store = self.store
         // Check the first one before answering 200, so a syntax we cannot make is a 406, not a broken stream.
-        if let first = instances.first { _ = try await Self.file(for: first, syntax: syntax, store: store, codecs: codecs) }
+        if let first = instances.first { _ = try await Self.file(for: first, syntax: syntax, store: store, codecs: codecs, blocking: blocking) }
         var headers = HTTPFields()
         headers[.contentType] = "multipart/related; type=\"application/dicom\"; boundary=\(boundary)"
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             for instance in instances {
-                let (bytes, uid) = try await Self.file(for: instance, syntax: syntax, store: store, codecs: codecs)
+                let (bytes, uid) = try await Self.file(for: instance, syntax: syntax, store: store, codecs: codecs, blocking: blocking)
                 try await writer.write(Multipart.partHeader(boundary: boundary, contentType: "application/dicom; transfer-syntax=\(uid)"))
                 try await writer.write(ByteBuffer(bytes: bytes))
                 try await writer.write(ByteBuffer(string: "\r\n"))
@@ -122,20 +124,21 @@ struct WADOController {
 
     /// The instance as a Part 10 file in the syntax asked for: a stored V1 file in that syntax as it is,
     /// else the original decompressed to a native syntax; 406 for a compressed syntax we do not hold.
-    static func file(for instance: InstanceSummary, syntax: String?, store: DataStore, codecs: CodecRunner) async throws -> ([UInt8], String) {
+    static func file(for instance: InstanceSummary, syntax: String?, store: DataStore, codecs: CodecRunner,
+                     blocking: BlockingPool) async throws -> ([UInt8], String) {
         let originals = instance.files.filter { $0.version == "V1" }
         guard let original = originals.first(where: { $0.variant == IngestService.originalVariant }) else {
             throw HTTPError(.notFound, message: "instance \(instance.sopInstanceUID) has no original")
         }
         let chosen = syntax.map { wanted in originals.first { $0.transferSyntaxUID == wanted } } ?? original
         if let chosen {
-            return (try await Blocking.run { try store.read(chosen) }, chosen.transferSyntaxUID)
+            return (try await blocking.run { try store.read(chosen) }, chosen.transferSyntaxUID)
         }
         guard let uid = syntax, let target = TransferSyntax(uid: uid), !target.encapsulated, target.littleEndian else {
             throw HTTPError(.notAcceptable, message: "transfer syntax \(syntax ?? "") is not held for \(instance.sopInstanceUID); "
                             + "ask for transfer-syntax=* or \(TransferSyntax.explicitVRLittleEndian.uid)")
         }
-        let bytes = try await Blocking.run { () throws -> [UInt8] in
+        let bytes = try await blocking.run { () throws -> [UInt8] in
             let stored = try store.read(original)
             let file = try DicomFile.read(stored, skippingPixelData: true)
             return try file.header(syntax: target) + codecs.decompressed(stored, to: target)
@@ -148,7 +151,7 @@ struct WADOController {
     func metadata(_ request: Request, _ instances: [InstanceSummary]) async throws -> Response {
         let store = self.store
         let base = Self.baseURL(request)
-        let json = try await Blocking.run { () throws -> String in
+        let json = try await blocking.run { () throws -> String in
             var dataSets: [DataSet] = []
             for instance in instances {
                 guard let original = instance.files.first(where: { $0.variant == IngestService.originalVariant }) else { continue }
@@ -188,7 +191,7 @@ struct WADOController {
             headers[.contentType] = "multipart/related; type=\"\(mediaType)\"; boundary=\(boundary)"
             return Response(status: .ok, headers: headers, body: .init(contentsOf: body))
         }
-        let parts: [[UInt8]] = try await Blocking.run {
+        let parts: [[UInt8]] = try await blocking.run {
             switch mediaType {
             case "image/jls":
                 guard let copy = instance.files.first(where: { $0.transferSyntaxUID == TransferSyntax.jpegLSLossless.uid }) else {
@@ -210,7 +213,7 @@ struct WADOController {
     /// The pixel data of an instance, native, as one octet-stream part.
     func bulkData(_ instance: InstanceSummary) async throws -> Response {
         let store = self.store
-        let pixels = try await Blocking.run { Array(try Self.nativeFrames(of: instance, store: store, codecs: codecs).joined()) }
+        let pixels = try await blocking.run { Array(try Self.nativeFrames(of: instance, store: store, codecs: codecs).joined()) }
         return Multipart.response([pixels], type: "application/octet-stream")
     }
 
