@@ -99,8 +99,11 @@ let package = Package(
                                                      .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/DIMSETests"),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DICOM"], path: "Tests/CodecsTests"),
         .testTarget(name: "TieringTests", dependencies: ["Tiering"], path: "Tests/TieringTests"),
-        .testTarget(name: "PacsServerTests", dependencies: ["PacsServer", "DICOM", "Tiering", .product(name: "GRDB", package: "GRDB.swift"),
-                                                          .product(name: "NIOCore", package: "swift-nio")], path: "Tests/PacsServerTests"),
+        .testTarget(name: "PacsServerTests", dependencies: [
+            "PacsServer", "DICOM", "Tiering", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/PacsServerTests"),
         .testTarget(name: "WorkstationTests", dependencies: ["Workstation"], path: "Tests/WorkstationTests"),
     ],
     swiftLanguageModes: [.v6]

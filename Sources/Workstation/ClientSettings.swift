@@ -1,8 +1,8 @@
 import Foundation
 
 /// Where the workstation finds its server and credentials: command-line flags first, then the
-/// environment (`STRATA_URL`, `STRATA_USER`, `STRATA_PASSWORD`), then `~/.config/strata/workstation.conf`
-/// (`key = value` lines: url, user, password).
+/// environment (`STRATA_URL`, `STRATA_USER`, `STRATA_PASSWORD`), then the settings file,
+/// `$XDG_CONFIG_HOME/strata/workstation.conf` (`~/.config/strata/workstation.conf`; see `UserFolders`).
 public struct ClientSettings: Sendable, Equatable {
     public var url: URL
     public var user: String?
@@ -14,20 +14,16 @@ public struct ClientSettings: Sendable, Equatable {
 
         public var description: String {
             switch self {
-            case .noServer: return "no server given: use --url, set STRATA_URL, or put `url = …` in ~/.config/strata/workstation.conf"
+            case .noServer: return "no server given: use --url, set STRATA_URL, or put `url = …` in \(UserFolders().settingsFile.path)"
             case let .badURL(text): return "\"\(text)\" is not an http(s) URL"
             }
         }
     }
 
-    public static func configFile(home: URL = FileManager.default.homeDirectoryForCurrentUser) -> URL {
-        home.appendingPathComponent(".config/strata/workstation.conf")
-    }
-
     /// Resolves each setting from the first source that has it.
     public static func resolve(url: String?, user: String?, password: String?,
                                environment: [String: String] = ProcessInfo.processInfo.environment,
-                               configFile: URL = configFile()) throws(Problem) -> ClientSettings {
+                               configFile: URL = UserFolders().settingsFile) throws(Problem) -> ClientSettings {
         let file = (try? String(contentsOf: configFile, encoding: .utf8)).map(parseConfig) ?? [:]
         guard let urlText = url ?? environment["STRATA_URL"] ?? file["url"] else { throw .noServer }
         guard let parsed = URL(string: urlText), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {

@@ -14,10 +14,6 @@ public final class FrameCache: Sendable {
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
     }
 
-    public static func defaultRoot(home: URL = FileManager.default.homeDirectoryForCurrentUser) -> URL {
-        home.appendingPathComponent(".cache/strata/workstation")
-    }
-
     private func folder(_ sop: String, _ version: String) -> URL {
         root.appendingPathComponent(sop).appendingPathComponent(version)
     }

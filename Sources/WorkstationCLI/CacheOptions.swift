@@ -6,12 +6,12 @@ import Workstation
 
 /// The local cache's place and size.
 struct CacheOptions: ParsableArguments {
-    @Option(help: "Cache folder (default ~/.cache/strata/workstation).") var cache: String?
+    @Option(help: "Cache folder (default $XDG_CACHE_HOME/strata/workstation, else ~/.cache/strata/workstation).") var cache: String?
     @Option(name: .customLong("cache-limit"), help: "Cache size limit, e.g. 5GB (least recently used frames leave first).") var cacheLimit = "5GB"
 
     func open() throws -> FrameCache {
         guard let limit = Terminal.bytes(cacheLimit) else { throw ValidationError("--cache-limit: \(cacheLimit) is not a size such as 5GB") }
-        return try FrameCache(root: cache.map { URL(fileURLWithPath: $0) } ?? FrameCache.defaultRoot(), limit: limit)
+        return try FrameCache(root: cache.map { URL(fileURLWithPath: $0) } ?? UserFolders().frameCache, limit: limit)
     }
 }
 

@@ -7,7 +7,7 @@ import Workstation
 /// Where the server is and who asks; the password from a flag, the environment, the config file, or asked
 /// for on the terminal without echo.
 struct Connection: ParsableArguments {
-    @Option(help: "Server URL (else $STRATA_URL, else ~/.config/strata/workstation.conf).") var url: String?
+    @Option(help: "Server URL (else $STRATA_URL, else $XDG_CONFIG_HOME/strata/workstation.conf, ~/.config/… by default).") var url: String?
     @Option(help: "User name (else $STRATA_USER).") var user: String?
     @Option(help: "Password (else $STRATA_PASSWORD or the config file; asked for on a terminal).") var password: String?
     @Option(help: "Throttle downloads, e.g. 2mbit.") var rate: String?

@@ -6,7 +6,7 @@ import Workstation
 
 struct Settings: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show which server and user the client would use (never the password).")
-    @Option(help: "Server URL (else $STRATA_URL, else ~/.config/strata/workstation.conf).") var url: String?
+    @Option(help: "Server URL (else $STRATA_URL, else $XDG_CONFIG_HOME/strata/workstation.conf, ~/.config/… by default).") var url: String?
     @Option(help: "User name (else $STRATA_USER).") var user: String?
 
     func run() async throws {

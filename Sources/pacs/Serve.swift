@@ -60,10 +60,15 @@ struct Serve: AsyncParsableCommand {
         // DICOM listener first (no new association; the requests in hand answered), event streams, HTTP (requests in
         // hand finished), tiering (after the batch in hand), derivation (the jobs in hand finished or put back), the
         // policy watcher, the codec workers, and the blocking threads last.
-        let services = ServiceGroup(configuration: .init(
+        var configuration = ServiceGroupConfiguration(
             services: [blocking, codecs, derivationCodecs, PolicyWatcher(policies: policies, logger: Logger(label: "strata.policies")),
                        derivation, tieringLoop, http, events, dicom],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // A stop is bounded whatever the peers do (a client reading slowly, an association that never ends): after
+        // 10 s what is still running is cancelled, and given 3 s more.
+        configuration.maximumGracefulShutdownDuration = .seconds(10)
+        configuration.maximumCancellationDuration = .seconds(3)
+        let services = ServiceGroup(configuration: configuration)
         logger.info("policies loaded; edit \(policies.folder.path) or send SIGTERM/SIGHUP")
         try await services.run()
         try? await eventLoops.shutdownGracefully()

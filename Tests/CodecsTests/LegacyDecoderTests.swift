@@ -98,11 +98,8 @@ struct LegacyDecoderTests {
         // A huge image declared for a small frame is refused before its pixels are allocated.
         let huge = FrameDescription(rows: 65535, columns: 65535, samplesPerPixel: 3, bitsAllocated: 16, bitsStored: 16, photometric: "RGB")
         #expect(throws: CodecError.self) { try RLEDecoder.decode(Self.rleFrame(Array(repeating: [0x81, 0], count: 6)), description: huge) }
-        do {
-            _ = try RLEDecoder.decode(pastEnd, description: description)
-        } catch {
-            guard case .corrupt = error else { Issue.record("expected .corrupt, got \(error)"); return }
-        }
+        let pastEndError = #expect(throws: CodecError.self) { try RLEDecoder.decode(pastEnd, description: description) }
+        if case .corrupt? = pastEndError {} else { Issue.record("expected .corrupt, got \(String(describing: pastEndError))") }
     }
 
     @Test("every truncation of an RLE frame throws, and damaged frames never crash")
@@ -208,12 +205,10 @@ struct LegacyDecoderTests {
         let header: [UInt8] = [0xFF, 0xD8, 0xFF, 0xC3, 0x00, 0x11, 16, 0xFF, 0xFF, 0xFF, 0xFF, 3, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0]
         #expect(throws: CodecError.self) { try JPEGLosslessDecoder.decode(header + Array(repeating: 0, count: 1000), description: huge) }
         let (baseline, colour) = try Self.encodedFrames("xc_jpeg_baseline")
-        do {
-            _ = try JPEGLosslessDecoder.decode(baseline[0], description: colour)
-            Issue.record("a baseline stream decoded as lossless")
-        } catch {
-            guard case .unsupported = error else { Issue.record("expected .unsupported, got \(error)"); return }
+        let baselineError = #expect(throws: CodecError.self, "a baseline stream decoded as lossless") {
+            try JPEGLosslessDecoder.decode(baseline[0], description: colour)
         }
+        if case .unsupported? = baselineError {} else { Issue.record("expected .unsupported, got \(String(describing: baselineError))") }
     }
 
     @Test("every truncation of a JPEG lossless frame throws, and damaged frames never crash",
@@ -287,12 +282,8 @@ struct LegacyDecoderTests {
         let sof = try #require(twelve.indices.dropLast().first { twelve[$0] == 0xFF && twelve[$0 + 1] == 0xC0 })
         twelve[sof + 1] = 0xC1
         twelve[sof + 4] = 12
-        do {
-            _ = try JPEGBaselineDecoder.decode(twelve, description: description)
-            Issue.record("a 12-bit stream decoded")
-        } catch {
-            guard case .unsupported = error else { Issue.record("expected .unsupported, got \(error)"); return }
-        }
+        let twelveError = #expect(throws: CodecError.self, "a 12-bit stream decoded") { try JPEGBaselineDecoder.decode(twelve, description: description) }
+        if case .unsupported? = twelveError {} else { Issue.record("expected .unsupported, got \(String(describing: twelveError))") }
         let huge = FrameDescription(rows: 65535, columns: 65535, samplesPerPixel: 3, bitsAllocated: 8, bitsStored: 8, photometric: "RGB")
         #expect(throws: CodecError.self) { try JPEGBaselineDecoder.decode(frames[0], description: huge) }
         #expect(throws: CodecError.self) { try JPEGBaselineDecoder.decode([], description: description) }

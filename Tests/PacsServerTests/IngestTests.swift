@@ -69,7 +69,9 @@ struct IngestTests {
         #expect(try rle.frames!.map { try store.read(rle, offset: $0.offset, length: $0.length) } == fragments)
     }
 
-    @Test("index commits are flushed to disk before they return (an acknowledged image survives a power cut)")
+    // What this checks is the setting that makes commits durable; that an acknowledged image survives the process's
+    // death is shown by the kill -9 tests (e2e/test_server_crash.py). A power cut is not simulated here.
+    @Test("the index opens SQLite with PRAGMA synchronous = FULL, which flushes the WAL at every commit")
     func commitsAreSynchronous() throws {
         let store = try Repository.openStore()
         let index = try #require(store.index as? SQLiteIndex)

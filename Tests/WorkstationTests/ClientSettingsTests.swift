@@ -35,4 +35,17 @@ struct ClientSettingsTests {
             try ClientSettings.resolve(url: "ftp://x", user: nil, password: nil, environment: [:], configFile: missing)
         }
     }
+
+    @Test("settings and cache live where XDG_CONFIG_HOME and XDG_CACHE_HOME say, else under $HOME, whatever the passwd home")
+    func baseDirectories() {
+        let home = UserFolders(environment: ["HOME": "/srv/reader"])
+        #expect(home.settingsFile.path == "/srv/reader/.config/strata/workstation.conf")
+        #expect(home.frameCache.path == "/srv/reader/.cache/strata/workstation")
+        let xdg = UserFolders(environment: ["HOME": "/srv/reader", "XDG_CONFIG_HOME": "/etc/xdg-reader", "XDG_CACHE_HOME": "/var/cache/reader"])
+        #expect(xdg.settingsFile.path == "/etc/xdg-reader/strata/workstation.conf")
+        #expect(xdg.frameCache.path == "/var/cache/reader/strata/workstation")
+        // A relative path is not a base directory (the specification says to ignore it).
+        let relative = UserFolders(environment: ["HOME": "/srv/reader", "XDG_CONFIG_HOME": "conf", "XDG_CACHE_HOME": ""])
+        #expect(relative == home)
+    }
 }

@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
@@ -407,9 +408,20 @@ def test_arrow_keys_and_wheel_move_through_the_series(browser: Browser, site: Si
     assert browser.message() == "", f"an alert shows: {browser.message()!r}"
 
 
+def requested_window(browser: Browser) -> tuple[int, int] | None:
+    """The window (center, width) of the last rendered image the page asked the server for, if any named one."""
+    url = browser.js("return performance.getEntriesByType('resource').map(e => e.name)"
+                     ".filter(n => n.includes('window=')).pop() || null")
+    if url is None:
+        return None
+    center, width = parse_qs(urlparse(url).query)["window"][0].split(",")
+    return int(center), int(width)
+
+
 def test_dragging_changes_the_window(browser: Browser, site: Site):
-    """Dragging right and down on the canvas widens the window and raises its center: the slice is drawn again,
-    still at the finest size, with visibly different pixels; dragging back left and up changes them again."""
+    """Dragging right widens the window and dragging down raises its center (4 and 2 per pixel, from the CT
+    default 40/400): the slice is drawn again, still at the finest size, rendered by the server with that window,
+    with visibly different pixels; dragging back left and up narrows it and lowers the center again."""
     open_ct_series(browser)
     before = browser.canvas()
     canvas = browser.by_id("image")
@@ -422,6 +434,9 @@ def test_dragging_changes_the_window(browser: Browser, site: Site):
     changed = mean_difference(before, after)
     assert changed > 5, f"the drawn pixels barely changed after the drag (mean difference {changed:.2f} of 255)"
     assert browser.levels_drawn() == list(LEVELS), f"after the drag the slice was drawn at {browser.levels_drawn()}"
+    center, width = requested_window(browser) or (None, None)
+    assert center is not None and abs(center - (40 + 2 * 60)) <= 8 and abs(width - (400 + 4 * 120)) <= 16, \
+        f"dragging right and down asked for window center {center}, width {width}: expected about 160/880"
 
     browser.track_levels()
     ActionChains(browser.driver).move_to_element(canvas).click_and_hold().move_by_offset(-100, -90).release().perform()
@@ -430,6 +445,9 @@ def test_dragging_changes_the_window(browser: Browser, site: Site):
     again = browser.canvas()
     changed = mean_difference(after, again)
     assert changed > 5, f"a second drag barely changed the drawn pixels (mean difference {changed:.2f} of 255)"
+    back = requested_window(browser)
+    assert back is not None and back[0] < center - 100 and back[1] < width - 300, \
+        f"dragging left and up asked for window {back}: the center and width should fall from {center}/{width}"
     assert browser.canvas_instance() == site.ct_sops[2], "dragging changed the slice"
     assert browser.message() == "", f"an alert shows: {browser.message()!r}"
 

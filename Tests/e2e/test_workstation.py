@@ -762,3 +762,26 @@ def test_settings_show_server_and_user_never_the_password(site: Site):
     assert site.passwords["reader"] not in out
     flags = site.ok("settings", "--url", "http://example.invalid:9/", "--user", "someone")
     assert "http://example.invalid:9/" in flags and "someone" in flags and site.passwords["reader"] not in flags, flags
+
+
+def test_settings_and_cache_follow_the_xdg_base_directories(site: Site, work: Path):
+    """Without flags or STRATA_URL, the server comes from $XDG_CONFIG_HOME/strata/workstation.conf, else from
+    $HOME/.config/strata/workstation.conf (the HOME given, not the account's passwd home); a pull with no --cache
+    fills $XDG_CACHE_HOME/strata/workstation, else $HOME/.cache/strata/workstation."""
+    home, xdg_config, xdg_cache = work / "home", work / "xdg-config", work / "xdg-cache"
+    for folder, url in ((home / ".config", "http://from-home.invalid:1/"), (xdg_config, site.url)):
+        (folder / "strata").mkdir(parents=True)
+        (folder / "strata" / "workstation.conf").write_text(f"url = {url}\nuser = reader\n")
+    base = {key: value for key, value in site.env("reader").items()
+            if key not in ("STRATA_URL", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")} | {"HOME": str(home)}
+
+    by_home = site.run("settings", env=base)
+    assert by_home.returncode == 0 and "http://from-home.invalid:1/" in by_home.stdout, by_home.stdout + by_home.stderr
+    xdg = base | {"XDG_CONFIG_HOME": str(xdg_config), "XDG_CACHE_HOME": str(xdg_cache)}
+    by_xdg = site.run("settings", env=xdg)
+    assert by_xdg.returncode == 0 and site.url in by_xdg.stdout, by_xdg.stdout + by_xdg.stderr
+
+    pulled = site.run("pull", "--series", site.ct20.series, "--version", "V3", env=xdg)
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    assert any((xdg_cache / "strata" / "workstation").rglob("*.bin")), "the pull cached nothing under $XDG_CACHE_HOME"
+    assert not (home / ".cache").exists(), "the pull wrote under $HOME/.cache although XDG_CACHE_HOME is set"

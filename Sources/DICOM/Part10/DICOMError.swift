@@ -15,6 +15,8 @@ public enum DICOMError: Error, Equatable, Sendable, CustomStringConvertible {
     case missingAttribute(Tag)
     case deflate(reason: String)
     case valueTooLong(tag: Tag, vr: VR, length: Int)
+    /// A file meta element (group 0002) after the meta information ended: the meta information is damaged.
+    case metaInDataSet(start: Int, tag: Tag)
 
     public var description: String {
         switch self {
@@ -40,6 +42,8 @@ public enum DICOMError: Error, Equatable, Sendable, CustomStringConvertible {
             return "deflated dataset could not be inflated: \(reason)"
         case let .valueTooLong(tag, vr, length):
             return "\(name(tag)) is \(length) bytes, too long for VR \(vr.rawValue)"
+        case let .metaInDataSet(start, tag):
+            return "the dataset starting at byte \(start) holds the file meta element \(name(tag)): the file meta information is damaged"
         }
     }
 

@@ -70,6 +70,9 @@ public struct DicomFile: Equatable, Sendable {
         guard !dataSet.isEmpty else {
             throw DICOMError.notDICOM(reason: "no dataset after the file meta information (byte \(position))")
         }
+        if let stray = dataSet.elements.first(where: { $0.tag.group == 0x0002 }) {
+            throw DICOMError.metaInDataSet(start: position, tag: stray.tag)
+        }
         if explicitVR != syntax.explicitVR, !syntax.encapsulated {
             syntax = explicitVR ? .explicitVRLittleEndian : .implicitVRLittleEndian
         }

@@ -13,14 +13,18 @@ public struct AccessGate: Sendable {
         self.index = index
     }
 
-    /// The study's status for a decision; nil for an unknown study. A status that cannot be read refuses the study,
-    /// with that reason, rather than being taken for one.
-    public func status(of study: String) throws -> DiagnosisStatus? {
+    /// The study's status for a decision about this caller; nil for a study that does not exist or that access.yaml
+    /// hides from the caller (to whom it does not exist either). A status that cannot be read refuses the study, with
+    /// that reason, rather than being taken for one.
+    public func status(of study: String, for caller: Caller) throws -> DiagnosisStatus? {
+        let status: DiagnosisStatus?
         do {
-            return try index.status(studyInstanceUID: study)
+            status = try index.status(studyInstanceUID: study)
         } catch let error as UnreadableStatus {
             throw AccessRefusal(reason: "\(error): refused until an admin sets it (pacs status set)")
         }
+        guard let status, isVisible(caller, status: status) else { return nil }
+        return status
     }
 
     /// What access.yaml says of `version` for this caller at `status`, with the rule that says it.
@@ -60,13 +64,15 @@ public struct AccessGate: Sendable {
 }
 
 extension AccessGate {
-    /// The matches of a search the caller may see (a patient when any of their studies is shown), each with the
-    /// versions the caller may fetch now of the one study it stands for (none for a patient of several).
+    /// The matches of a search the caller may see (a patient when any of their studies is shown, counting only
+    /// those), each with the versions the caller may fetch now of the one study it stands for (none for a patient of
+    /// several).
     public func visible(_ matches: [IdentifierSearch.Match], to caller: Caller) -> [(identifier: DataSet, versions: [String])] {
         matches.compactMap { match in
-            guard match.studies.contains(where: { isVisible(caller, status: $0.status) }) else { return nil }
-            let versions = match.studies.count == 1 ? allowedVersions(caller, status: match.studies[0].status) : []
-            return (match.identifier, versions)
+            let shown = match.studies.filter { isVisible(caller, status: $0.status) }
+            guard !shown.isEmpty else { return nil }
+            let versions = shown.count == 1 ? allowedVersions(caller, status: shown[0].status) : []
+            return (shown.count == match.studies.count ? match.identifier : match.standing(for: shown).identifier, versions)
         }
     }
 }

@@ -27,11 +27,14 @@ struct FindSCP {
         let index = service.store.index, gate = service.gate
         let caller = service.caller(association.callingAE)
         let matches = try await service.blocking.run { gate.visible(try IdentifierSearch.search(identifier, level: level, index: index), to: caller) }
+        let wantsVersions = identifier.contains(FetchableVersions.element)
         for match in matches {
             if association.isCancelled(request.messageID) {
                 return try await association.send(.response(to: request, .cFindResponse, status: Status.cancel))
             }
-            let response = try match.identifier.encoded(syntax: context.transferSyntax)
+            var result = match.identifier
+            if wantsVersions { FetchableVersions.write(match.versions, into: &result) }
+            let response = try result.encoded(syntax: context.transferSyntax)
             try await association.send(.response(to: request, .cFindResponse, status: Status.pending, dataSet: response))
         }
         let final = association.isCancelled(request.messageID) ? Status.cancel : Status.success

@@ -54,25 +54,24 @@ struct RetrieveSCP {
         guard !query.studyInstanceUIDs.isEmpty || !query.seriesInstanceUIDs.isEmpty || !query.sopInstanceUIDs.isEmpty || query.patientID != nil else {
             return try await refuse(Status.identifierDoesNotMatchSOPClass, "name the study, series or instances to retrieve")
         }
-        let index = service.store.index, gate = service.gate
+        let index = service.store.index, gate = service.gate, caller = receiver.caller
         let wanted = query
-        // Each study's status, or why the gate cannot decide on it.
+        // Each study's status for the receiver, or why the gate cannot decide on it.
         let (instances, statuses) = try await service.blocking.run { () throws -> ([InstanceSummary], [String: Result<DiagnosisStatus, AccessRefusal>]) in
-            let instances = try index.instances(matching: wanted)
+            let found = try index.instances(matching: wanted)
             var statuses: [String: Result<DiagnosisStatus, AccessRefusal>] = [:]
-            for study in Set(instances.map(\.studyInstanceUID)) {
-                statuses[study] = Result { () throws(AccessRefusal) in
-                    do {
-                        guard let status = try gate.status(of: study) else { throw AccessRefusal(reason: "study \(study) is gone") }
-                        return status
-                    } catch let refusal as AccessRefusal {
-                        throw refusal
-                    } catch {
-                        throw AccessRefusal(reason: "the status of study \(study) cannot be read: \(error)")
-                    }
+            var absent: Set<String> = []
+            for study in Set(found.map(\.studyInstanceUID)) {
+                do {
+                    if let status = try gate.status(of: study, for: caller) { statuses[study] = .success(status) } else { absent.insert(study) }
+                } catch let refusal as AccessRefusal {
+                    statuses[study] = .failure(refusal)
+                } catch {
+                    statuses[study] = .failure(AccessRefusal(reason: "the status of study \(study) cannot be read: \(error)"))
                 }
             }
-            return (instances, statuses)
+            // A study hidden from the receiver (or deleted meanwhile) does not exist for it: none of its instances match.
+            return (found.filter { !absent.contains($0.studyInstanceUID) }, statuses)
         }
 
         let target: Association

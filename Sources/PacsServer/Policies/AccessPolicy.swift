@@ -63,8 +63,19 @@ extension AccessPolicy {
             }
             map.finish()
         }
+        let policy = AccessPolicy(defaultMatrix: defaultMatrix, roles: roles, hidden: hidden)
+        // A study searches do not show must not be retrievable either: its pixels would tell that it exists.
+        for (role, statuses) in hidden {
+            for status in statuses.sorted() {
+                let allowed = versions.filter { policy.decide(role: role, status: status, version: $0).allowed }
+                guard let first = allowed.first else { continue }
+                yaml.problem("hidden", "\(role.rawValue) does not see \(status.name) studies, but "
+                             + "\(policy.decide(role: role, status: status, version: first).rule) gives them \(allowed.joined(separator: ", ")): "
+                             + "set that row to [] too")
+            }
+        }
         yaml.finish()
-        return AccessPolicy(defaultMatrix: defaultMatrix, roles: roles, hidden: hidden)
+        return policy
     }
 
     private static func readMatrix(_ map: YAMLReader?, versions: [String], complete: Bool) -> Matrix {

@@ -1,12 +1,13 @@
 import Foundation
 
-/// The one JSON convention of every HTTP route and every `--json` output: snake_case keys, sorted, ISO 8601 where
-/// a date is a date.
+/// The one JSON convention of every HTTP route and every `--json` output: snake_case keys, sorted. Times the index
+/// keeps (`at`, `received_at`) are seconds since 1970, as stored; a `Date` is written in ISO 8601.
 public enum StrataJSON {
     public static var encoder: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
         return encoder
     }
 

@@ -86,7 +86,7 @@ struct DiagnosticController {
         let history = request.uri.queryParameters["history"].map { $0 == "true" || $0 == "1" } ?? false
         let index = store.index, gate = self.gate
         let (status, latest, all) = try await blocking.run { () throws -> (DiagnosisStatus?, [DiagnosticEntry], [DiagnosticEntry]?) in
-            (try gate.status(of: study), try index.diagnostics(studyInstanceUID: study, history: false),
+            (try gate.status(of: study, for: caller), try index.diagnostics(studyInstanceUID: study, history: false),
              history ? try index.diagnostics(studyInstanceUID: study, history: true) : nil)
         }
         guard let status else { throw HTTPError(.notFound, message: "no study \(study)") }

@@ -120,8 +120,8 @@ public final class EventHub: Service, Sendable {
             defer { self.state.withLock { _ = $0.listeners.removeValue(forKey: id) } }
             try await writer.write(ByteBuffer(string: ": connected\n\n"))
             for await announcement in announcements {
-                // A study whose status cannot be read is announced to nobody.
-                guard let status = try? await blocking.run({ try gate.status(of: announcement.study) }) else { continue }
+                // A study whose status cannot be read is announced to nobody; one hidden from the caller not to the caller.
+                guard let status = try? await blocking.run({ try gate.status(of: announcement.study, for: caller) }) else { continue }
                 let allowed = gate.allowedVersions(caller, status: status)
                 guard !allowed.isEmpty else { continue }
                 let event = Event(study: announcement.study, status: status, statusName: status.name, allowed: allowed, reason: announcement.reason)

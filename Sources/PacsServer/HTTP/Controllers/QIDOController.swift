@@ -11,9 +11,6 @@ struct QIDOController {
     /// Runs blocking work (file and index reads) off the event loops.
     let blocking: BlockingPool
 
-    /// The private block of Strata's search results, and its element listing the versions the caller may fetch now.
-    static let privateCreator = Tag(0x0073, 0x0010), fetchableVersions = Tag(0x0073, 0x1010)
-
     func addRoutes(to web: RouterGroup<StrataContext>) {
         web.get("studies") { request, context in try await search(request, context, level: .study) }
         web.get("series") { request, context in try await search(request, context, level: .series) }
@@ -86,8 +83,7 @@ struct QIDOController {
         let page = matches.dropFirst(offset).prefix(limit ?? Int.max).map { match -> DataSet in
             var result = match.identifier
             result.remove(.queryRetrieveLevel)
-            result.set(Self.privateCreator, .LO, VersionObject.privateCreator)
-            result.set(Self.fetchableVersions, .CS, match.versions.joined(separator: "\\"))
+            FetchableVersions.write(match.versions, into: &result)
             return result
         }
         var headers = HTTPFields()

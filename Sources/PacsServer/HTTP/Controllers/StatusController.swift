@@ -44,11 +44,11 @@ struct StatusController {
         return try await get(study: study, caller: user.caller)
     }
 
-    /// The status shows the study exists: it is answered to a caller searches would show the study to.
+    /// The status shows the study exists: it is answered only to a caller searches would show the study to.
     func get(study: String, caller: Caller) async throws -> Response {
         let index = self.index, gate = self.gate
         let answer = try await blocking.run { () throws -> Answer? in
-            guard let status = try gate.status(of: study), gate.isVisible(caller, status: status) else { return nil }
+            guard let status = try gate.status(of: study, for: caller) else { return nil }
             return Answer(study: study, status: status, name: status.name, history: try index.statusHistory(studyInstanceUID: study))
         }
         guard let answer else { throw HTTPError(.notFound, message: "no study \(study)") }

@@ -56,14 +56,15 @@ struct VersionsController {
         }
     }
 
-    /// The instances a scope names, in instance order, and their study's status.
-    func instances(_ scope: Scope, _ uid: String) async throws -> (instances: [InstanceSummary], status: DiagnosisStatus) {
+    /// The instances a scope names, in instance order, and their study's status; a study hidden from the caller is not
+    /// found.
+    func instances(_ scope: Scope, _ uid: String, caller: Caller) async throws -> (instances: [InstanceSummary], status: DiagnosisStatus) {
         guard WADOController.isUID(uid) else { throw HTTPError(.badRequest, message: "\(uid.prefix(80)) is not a UID") }
         let index = store.index, gate = self.gate
         let query = scope.query(uid)
         let (found, status) = try await blocking.run { () throws -> ([InstanceSummary], DiagnosisStatus?) in
             let found = try index.instances(matching: query)
-            return (found, try found.first.flatMap { try gate.status(of: $0.studyInstanceUID) })
+            return (found, try found.first.flatMap { try gate.status(of: $0.studyInstanceUID, for: caller) })
         }
         guard !found.isEmpty, let status else { throw HTTPError(.notFound, message: "no such \(scope == .studies ? "study" : scope == .series ? "series" : "instance")") }
         let ordered = found.sorted {
@@ -122,11 +123,10 @@ struct VersionsController {
         var instances: [Instance]
     }
 
-    /// Every version of every image the scope names, with whether the caller may fetch it now. The listing shows the
-    /// study exists: it is answered to a caller searches would show the study to.
+    /// Every version of every image the scope names, with whether the caller may fetch it now (a study hidden from the
+    /// caller is not found).
     func list(_ scope: Scope, _ uid: String, caller: Caller) async throws -> Response {
-        let (instances, status) = try await instances(scope, uid)
-        guard gate.isVisible(caller, status: status) else { throw HTTPError(.notFound, message: "no such \(scope.parameter)") }
+        let (instances, status) = try await instances(scope, uid, caller: caller)
         let policies = policies.current
         let catalogue = Dictionary(uniqueKeysWithValues: policies.compression.versions.map { ($0.name, $0) })
         let index = store.index
@@ -182,7 +182,7 @@ struct VersionsController {
     }
 
     func frame(_ request: Request, sop: String, number: Int, caller: Caller, place: String?) async throws -> Response {
-        let (instances, status) = try await instances(.instances, sop)
+        let (instances, status) = try await instances(.instances, sop, caller: caller)
         let instance = instances[0]
         guard number >= 1, number <= instance.numberOfFrames else {
             throw HTTPError(.notFound, message: "frames are numbered 1 to \(instance.numberOfFrames)")
@@ -198,7 +198,7 @@ struct VersionsController {
 
     /// Level k of every frame of a series or study, one version for all, streamed in instance order.
     func frames(_ request: Request, _ scope: Scope, _ uid: String, caller: Caller, place: String?) async throws -> Response {
-        let (instances, status) = try await instances(scope, uid)
+        let (instances, status) = try await instances(scope, uid, caller: caller)
         let selection = try VersionSelection.choose(request, caller: caller, place: place, status: status, policies: policies.current, gate: gate)
         let accept = request.headers[.accept].map { accept in
             accept.contains("type=") ? Multipart.parameters(accept).parameters["type"] ?? accept : accept
@@ -298,7 +298,7 @@ struct VersionsController {
     /// The whole object of a version as application/dicom: V1 as the original or its JPEG-LS copy (or
     /// decompressed), per the Accept header's transfer-syntax; a lossy version as the DICOM object derived.
     func object(_ request: Request, sop: String, caller: Caller, place: String?) async throws -> Response {
-        let (instances, status) = try await instances(.instances, sop)
+        let (instances, status) = try await instances(.instances, sop, caller: caller)
         let instance = instances[0]
         let selection = try VersionSelection.choose(request, caller: caller, place: place, status: status, policies: policies.current, gate: gate)
         let store = self.store

@@ -66,14 +66,14 @@ struct WADOController {
         query.studyInstanceUIDs = [study]
         if let series { query.seriesInstanceUIDs = [series] }
         if let instance { query.sopInstanceUIDs = [instance] }
-        let index = store.index, gate = self.gate
+        let index = store.index, gate = self.gate, caller = try context.caller
         let wanted = query
         // One instance is a quick indexed read, done in place (and kept a moment for the next frame's request);
         // a series or study goes to the blocking pool.
-        let lookUp = { @Sendable () throws -> ([InstanceSummary], DiagnosisStatus?) in (try index.instances(matching: wanted), try gate.status(of: study)) }
+        let lookUp = { @Sendable () throws -> ([InstanceSummary], DiagnosisStatus?) in (try index.instances(matching: wanted), try gate.status(of: study, for: caller)) }
         let found: [InstanceSummary], status: DiagnosisStatus?
         if let instance, let cached = cache.instance(instance), cached.studyInstanceUID == study, series == nil || cached.seriesInstanceUID == series {
-            (found, status) = ([cached], try gate.status(of: study))
+            (found, status) = ([cached], try gate.status(of: study, for: caller))
         } else if instance != nil {
             (found, status) = try lookUp()
             // Only an instance whose versions are all made is kept: one still being derived is looked up afresh.

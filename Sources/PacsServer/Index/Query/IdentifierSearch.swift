@@ -8,25 +8,37 @@ public enum IdentifierSearch {
     /// those: a patient stands for all of theirs).
     public struct Match: Sendable {
         public var identifier: DataSet
-        public var studies: [(uid: String, status: DiagnosisStatus)]
+        public var studies: [StudySummary]
+
+        /// The match as it stands for only some of its studies (a patient's that a caller may see): the patient's
+        /// related studies, series and instances counted from those.
+        func standing(for shown: [StudySummary]) -> Match {
+            var identifier = self.identifier
+            for (tag, count) in [(Tag.numberOfPatientRelatedStudies, shown.count),
+                                 (.numberOfPatientRelatedSeries, shown.reduce(0) { $0 + $1.seriesCount }),
+                                 (.numberOfPatientRelatedInstances, shown.reduce(0) { $0 + $1.instanceCount })] where identifier.contains(tag) {
+                identifier.set(tag, .IS, "\(count)")
+            }
+            return Match(identifier: identifier, studies: shown)
+        }
     }
 
     public static func search(_ identifier: DataSet, level: QueryLevel, index: InstanceIndex) throws -> [Match] {
         let query = indexQuery(identifier, level: level)
-        var records: [(record: [Tag: String], studies: [(uid: String, status: DiagnosisStatus)])]
+        var records: [(record: [Tag: String], studies: [StudySummary])]
         switch level {
         case .patient:
             let studies = try index.studies(matching: query)
             records = try index.patients(matching: query).map { patient in
-                (record(patient), studies.filter { $0.patientID == patient.patientID }.map { ($0.studyInstanceUID, $0.status) })
+                (record(patient), studies.filter { $0.patientID == patient.patientID })
             }
         case .study:
-            records = try index.studies(matching: query).map { (record($0), [($0.studyInstanceUID, $0.status)]) }
+            records = try index.studies(matching: query).map { (record($0), [$0]) }
         case .series:
             let studies = Dictionary(try index.studies(matching: query).map { ($0.studyInstanceUID, $0) }, uniquingKeysWith: { a, _ in a })
             records = try index.series(matching: query).compactMap { series in
                 studies[series.studyInstanceUID].map { study in
-                    (record(study).merging(record(series)) { _, new in new }, [(study.studyInstanceUID, study.status)])
+                    (record(study).merging(record(series)) { _, new in new }, [study])
                 }
             }
         case .image:
@@ -35,7 +47,7 @@ public enum IdentifierSearch {
             records = try index.instances(matching: query).compactMap { instance in
                 studies[instance.studyInstanceUID].map { study in
                     (record(study).merging(series[instance.seriesInstanceUID] ?? [:]) { _, new in new }.merging(record(instance)) { _, new in new },
-                     [(study.studyInstanceUID, study.status)])
+                     [study])
                 }
             }
         }

@@ -41,7 +41,8 @@ extension SQLiteIndex {
     public func deferDerivation(_ job: DerivationJob, countingAttempt: Bool, now: Double) throws {
         try pool.write { db in
             try db.execute(literal: """
-                UPDATE derivation_job SET state = 'pending', owner = NULL, updated_at = \(now), attempts = attempts - \(countingAttempt ? 0 : 1)
+                UPDATE derivation_job SET state = 'pending', owner = NULL, priority = 0, updated_at = \(now),
+                  attempts = attempts - \(countingAttempt ? 0 : 1)
                 WHERE instance_ref = (SELECT id FROM instance WHERE uid = \(job.sopInstanceUID))
                 """)
         }
