@@ -1,4 +1,3 @@
-import Foundation
 
 /// A step the mover would take, and why.
 public struct PlannedTransfer: Sendable, Equatable {

@@ -1,6 +1,4 @@
-import Foundation
 import Glibc
-import Synchronization
 
 /// Why the mover did not run or stopped.
 public enum TierError: Error, Equatable, Sendable, CustomStringConvertible {

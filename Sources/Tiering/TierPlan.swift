@@ -1,4 +1,3 @@
-import Foundation
 
 public struct TierPlan: Sendable, Equatable {
     public var transfers: [PlannedTransfer] = []

@@ -1,6 +1,4 @@
-import Foundation
 import Glibc
-import Synchronization
 
 /// What one pass of the mover did.
 public struct TierReport: Sendable, Equatable {

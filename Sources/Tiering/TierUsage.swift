@@ -1,4 +1,3 @@
-import Foundation
 
 /// How full the fast tier is.
 public struct TierUsage: Sendable, Equatable {

@@ -1,7 +1,5 @@
 import AsyncHTTPClient
-import DICOM
 import Foundation
-import NIOCore
 import NIOHTTP1
 
 /// A running total of bytes, read from any thread.

@@ -1,4 +1,3 @@
-import Foundation
 
 /// What the cache holds of one frame of one version: the codestream's first `heldBytes` bytes (through
 /// resolution level `level`), as the server's ETag named them.

@@ -1,7 +1,4 @@
 import AsyncHTTPClient
-import DICOM
-import Foundation
-import NIOCore
 import NIOHTTP1
 
 /// Why a request to the server failed, with the server's own reason when it gave one.

@@ -1,7 +1,4 @@
 import AsyncHTTPClient
-import DICOM
-import Foundation
-import NIOCore
 import NIOHTTP1
 
 /// An HTTP response read whole.

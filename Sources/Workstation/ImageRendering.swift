@@ -1,5 +1,4 @@
 import Codecs
-import Foundation
 
 /// Renders what the cache holds of an instance as PNG: J2K at the level held (never waiting for more),
 /// JPEG-LS or native V1 in full; Modality LUT, window (a preset, C,W, or the dataset's own) and MONOCHROME1.

@@ -1,5 +1,3 @@
-import Foundation
-import NIOCore
 
 /// Where a pull stands, for the progress line.
 public struct PullProgress: Sendable {

@@ -1,5 +1,3 @@
-import Foundation
-import NIOCore
 
 /// What a pull did.
 public struct PullReport: Codable, Sendable {

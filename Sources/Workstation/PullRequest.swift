@@ -1,5 +1,3 @@
-import Foundation
-import NIOCore
 
 /// What to pull and how much of it.
 public struct PullRequest: Sendable {

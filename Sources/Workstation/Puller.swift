@@ -1,5 +1,4 @@
 import Foundation
-import NIOCore
 
 /// Pulls a study or series progressively: first the smallest level of every image, then each finer level
 /// for all of them, fetching for each level only the bytes it adds (HTTP Range). Everything received is

@@ -1,4 +1,3 @@
-import Foundation
 
 /// A study the server announces as ready for this user.
 public struct StudyAnnouncement: Codable, Sendable, Equatable {

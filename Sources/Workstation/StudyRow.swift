@@ -1,4 +1,3 @@
-import Foundation
 
 /// A study as `workstation find` lists it.
 public struct StudyRow: Codable, Sendable, Equatable {

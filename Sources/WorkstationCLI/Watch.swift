@@ -1,7 +1,6 @@
 import ArgumentParser
 import Codecs
 import CommandLineSupport
-import Foundation
 import Workstation
 
 struct Watch: AsyncParsableCommand {

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import PacsServer
 
 /// A failure the command reports in one line (no stack trace) with exit status 1.

@@ -1,5 +1,4 @@
 import Codecs
-import DICOM
 import Testing
 
 @Suite("JPEG-LS lossless through CharLS")

@@ -1,6 +1,4 @@
 import Codecs
-import DICOM
-import Foundation
 import Testing
 
 /// RLE, JPEG lossless and JPEG baseline decoding. Reference pixels are `Fixtures/expected/*.pixels`,

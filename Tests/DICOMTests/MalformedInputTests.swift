@@ -1,5 +1,4 @@
 import DICOM
-import Foundation
 import Testing
 
 @Suite("Malformed input is an error, never a crash")

@@ -1,8 +1,6 @@
 import Codecs
 import DICOM
-import Foundation
 import Testing
-import Tiering
 @testable import PacsServer
 
 @Suite("Derivation: versions made from a persisted queue")

@@ -424,12 +424,13 @@ def test_sigterm_while_busy_exits_0_within_15_s_and_loses_nothing_acknowledged(s
         assert time.monotonic() < deadline, f"after 60 s: {len(scu.acknowledged)} C-STOREs acknowledged, " \
                                             f"{body.sent} STOW-RS parts uploaded{site.log_tail()}"
         time.sleep(0.01)
-    backlog_queued = [uid for uid in underived(by_key(pacs.ls("instances"), "sop_instance_uid"))
-                      if images[uid].how == "backlog"]
+    # the derivation is still working through the backlog (`pacs versions` of a few: quick, unlike a full listing)
+    backlog_queued = [i.uid for i in backlog[::len(backlog) // 4] + backlog[-1:]
+                      if pacs.versions(i.uid)["derivation"] != "done"]
     workers = child_processes(server.process.pid)
     at_signal = (f"at SIGTERM: {len(scu.acknowledged)}/{len(sent)} C-STOREs acknowledged, {body.sent}/{len(posted)} "
                  f"STOW-RS parts uploaded, tier pass {'answered' if tier_pass.answered else 'in progress'}, "
-                 f"{len(backlog_queued)}/{len(backlog)} backlog instances not yet derived, {len(workers)} codec workers")
+                 f"{len(backlog_queued)} of 5 backlog instances sampled not yet derived, {len(workers)} codec workers")
     # The scenario: each client still in the middle of its work, and the derivation too, when the signal comes.
     assert scu.process.poll() is None and not stow.answered and stow.error is None and tier_pass.is_alive() \
            and backlog_queued, \
@@ -461,21 +462,24 @@ def test_sigterm_while_busy_exits_0_within_15_s_and_loses_nothing_acknowledged(s
     crashes = CRASH_LINE.findall(log)
     assert crashes == [], f"the log of the stop shows a crash ({context}): {crashes[:5]}{site.log_tail()}"
     time.sleep(1)  # a worker told to end at the stop has had time to do so
-    assert still_running(workers) == {}, f"codec workers left running after the stop ({context}): " \
-                                         f"{still_running(workers)}"
+    left = still_running(workers)
+    assert left == {}, f"{len(left)} of the server's {len(workers)} child processes still running after the stop " \
+                       f"({context}): {left}"
 
     # --- what the clients were told -------------------------------------------------------------------------
     scu_exit = scu.wait(60)
     stow.join(60)
     tier_pass.join(60)
     assert not stow.is_alive() and not tier_pass.is_alive(), f"a request did not end after the server stopped ({context})"
+    # (a C-STORE answered with a failure status is not acknowledged: a stopping server may refuse what it will not
+    # finish, and the sender keeps the image)
     refused = [line for line in scu.answers if not re.search(r"\((Success|Warning)", line)]
-    assert refused == [], f"C-STOREs answered with a failure before the stop ({context}): {refused[:5]}"
     stowed, stow_ending = stow_acknowledged(stow, posted)
     acknowledged = {uid: "a C-STORE success" for uid in scu.acknowledged}
     acknowledged |= {uid: "listed in the STOW-RS answer" for uid in stowed}
     acknowledged |= {i.uid: "imported before the start" for i in backlog}
-    context += (f"; then storescu exit {scu_exit} with {len(scu.acknowledged)} acknowledged, STOW-RS {stow_ending}, "
+    context += (f"; then storescu exit {scu_exit} with {len(scu.acknowledged)} acknowledged and {len(refused)} "
+                f"refused, STOW-RS {stow_ending}, "
                 f"tier pass {('answered ' + str(tier_pass.response.status_code)) if tier_pass.answered else tier_pass.error}")
 
     # --- the store as the stop left it ----------------------------------------------------------------------
@@ -486,8 +490,9 @@ def test_sigterm_while_busy_exits_0_within_15_s_and_loses_nothing_acknowledged(s
 
     # --- restarted: everything acknowledged served, the derivation finished ----------------------------------
     restarted = site.start()
+    sampled_backlog = {i.uid for i in backlog[::40]}  # archived ones among them: served from the archive
     for uid in acknowledged:
-        if images[uid].how != "backlog" or uid in backlog[::40]:
+        if images[uid].how != "backlog" or uid in sampled_backlog:
             assert_same_content(images[uid], retrieve_as_stored(site, images[uid]),
                                 f"after the restart ({context}): WADO-RS of an instance {acknowledged[uid]}")
     deadline = time.monotonic() + 180
@@ -499,7 +504,7 @@ def test_sigterm_while_busy_exits_0_within_15_s_and_loses_nothing_acknowledged(s
     for uid in [backlog_queued[0], *(scu.acknowledged[:1]), *sorted(stowed)[:1]]:
         state = pacs.versions(uid)["derivation"]
         assert state == "done", f"after the restart ({context}): {uid}'s derivation is {state!r}"
-    assert restarted.stop() == 0, f"pacs serve, idle, did not exit 0 on SIGTERM{site.log_tail()}"
+    assert restarted.stop() == 0, f"the restarted pacs serve did not exit 0 on SIGTERM{site.log_tail()}"
     assert CRASH_LINE.findall(restarted.log_text()) == [], f"the restarted server's log shows a crash{site.log_tail()}"
 
     # --- the store at rest ----------------------------------------------------------------------------------

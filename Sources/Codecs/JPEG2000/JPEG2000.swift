@@ -1,5 +1,4 @@
 import COpenJPEG
-import Foundation
 
 /// JPEG 2000 through OpenJPEG: raw J2K codestreams, resolution-first (RPCL) with one tile-part per
 /// resolution level, so a codestream can be cut after any level by slicing bytes (see `LevelIndex`).

@@ -1,6 +1,3 @@
-import DICOM
-import Foundation
-import NIOCore
 
 /// Why an association ended before a message could be exchanged.
 public enum AssociationError: Error, Equatable, Sendable, CustomStringConvertible {

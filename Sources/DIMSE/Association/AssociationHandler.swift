@@ -1,5 +1,4 @@
 import DICOM
-import Foundation
 import Logging
 import NIOCore
 

@@ -1,7 +1,3 @@
-import DICOM
-import Foundation
-import Logging
-import NIOCore
 
 /// Decides whether to accept an association and on which presentation contexts.
 public protocol AssociationNegotiator: Sendable {

@@ -1,7 +1,4 @@
 import DICOM
-import Foundation
-import Logging
-import NIOCore
 
 /// Serves the requests arriving on an association, one at a time, in order.
 public protocol DIMSEService: Sendable {

@@ -1,6 +1,3 @@
-import DICOM
-import Foundation
-import Logging
 import NIOCore
 
 /// Work done on a dataset on the event loop that received it, alongside the service (a C-STORE's receiver hashes it

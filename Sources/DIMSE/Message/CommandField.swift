@@ -1,4 +1,3 @@
-import DICOM
 
 /// Command Field values (PS3.7 E.1).
 public enum CommandField: UInt16, Sendable {

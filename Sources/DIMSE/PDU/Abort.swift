@@ -1,4 +1,3 @@
-import NIOCore
 
 /// A-ABORT (PS3.8 9.3.8): source 0 service user, 2 service provider.
 public struct Abort: Equatable, Sendable {

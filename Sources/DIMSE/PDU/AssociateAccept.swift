@@ -1,4 +1,3 @@
-import NIOCore
 
 public struct AssociateAccept: Equatable, Sendable {
     public var calledAE: String

@@ -1,4 +1,3 @@
-import NIOCore
 
 /// A-ASSOCIATE-RJ (PS3.8 9.3.4): result, source and reason as the standard numbers them.
 public struct AssociateReject: Equatable, Sendable, Error, CustomStringConvertible {

@@ -1,4 +1,3 @@
-import NIOCore
 
 public struct AssociateRequest: Equatable, Sendable {
     public var calledAE: String

@@ -1,4 +1,3 @@
-import NIOCore
 
 /// The protocol data units of the DICOM upper layer (PS3.8 9.3).
 public enum PDU: Equatable, Sendable {

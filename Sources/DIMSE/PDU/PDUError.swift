@@ -1,4 +1,3 @@
-import NIOCore
 
 /// Why bytes on the wire are not a valid PDU: the association is aborted and the reason logged.
 public enum PDUError: Error, Equatable, Sendable, CustomStringConvertible {

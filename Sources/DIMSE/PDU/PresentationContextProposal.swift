@@ -1,4 +1,3 @@
-import NIOCore
 
 public struct PresentationContextProposal: Equatable, Sendable {
     public var id: UInt8

@@ -1,4 +1,3 @@
-import NIOCore
 
 public struct PresentationContextResult: Equatable, Sendable {
     public enum Outcome: UInt8, Sendable {

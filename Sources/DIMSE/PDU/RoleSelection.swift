@@ -1,4 +1,3 @@
-import NIOCore
 
 /// SCP/SCU role selection for one SOP class (PS3.7 D.3.3.4), as C-GET needs it.
 public struct RoleSelection: Equatable, Sendable {

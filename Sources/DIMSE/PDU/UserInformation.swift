@@ -1,4 +1,3 @@
-import NIOCore
 
 public struct UserInformation: Equatable, Sendable {
     /// The largest P-DATA-TF variable field the sender accepts; 0 for no limit.

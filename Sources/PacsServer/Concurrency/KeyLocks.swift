@@ -1,6 +1,4 @@
-import DICOM
 import Foundation
-import Tiering
 
 /// Serialises work on the same keys (SOP Instance UIDs): a caller waits only while another holds one of its own
 /// keys, so two STOW-RS bodies of different instances are stored side by side.

@@ -1,6 +1,5 @@
 import DICOM
 import DIMSE
-import Foundation
 import Logging
 import NIOCore
 import Synchronization

@@ -1,7 +1,6 @@
 import Codecs
 import DICOM
 import DIMSE
-import Foundation
 
 /// C-MOVE (to a known AE, over a sub-association we open) and C-GET (back over the same association).
 /// The receiver's role picks the version (reading: V1, referring: V2, teleradiology: V3, unless its entry

@@ -1,5 +1,3 @@
-import Foundation
-import Tiering
 
 /// What the server knows about a request when it picks a version for it.
 public struct DeliveryContext: Sendable, Equatable {

@@ -1,5 +1,3 @@
-import Foundation
-import Tiering
 
 public struct DeliveryDecision: Sendable, Equatable {
     /// Nil when the access matrix allows none of the candidates.

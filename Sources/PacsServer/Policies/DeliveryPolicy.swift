@@ -1,4 +1,3 @@
-import Foundation
 import Tiering
 
 /// Which version, and how fine a resolution level, a client gets when it does not say (`Policies/delivery.yaml`).

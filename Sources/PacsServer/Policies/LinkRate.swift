@@ -1,5 +1,4 @@
 import Foundation
-import Tiering
 
 /// Link rates: `2mbit`, `500kbit`, `1gbit`, `64000` (bits per second).
 public enum LinkRate {

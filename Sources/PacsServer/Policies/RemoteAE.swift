@@ -1,4 +1,3 @@
-import Tiering
 
 /// A remote application entity we know.
 public struct RemoteAE: Sendable, Equatable, Codable {

@@ -1,4 +1,3 @@
-import Tiering
 
 /// What a remote AE is, which decides what it receives.
 public enum RemoteRole: String, Sendable, Codable, CaseIterable {

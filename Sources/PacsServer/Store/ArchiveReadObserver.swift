@@ -1,6 +1,4 @@
 import Foundation
-import NIOCore
-import Tiering
 
 /// Hands the paths of archived files that were read to whoever listens (the tiering service's recall).
 public final class ArchiveReadObserver: @unchecked Sendable {

@@ -1,5 +1,4 @@
 import Foundation
-import NIOCore
 import Tiering
 
 /// Creates the staging session once, when first needed (read-only commands never make one).

@@ -1,6 +1,4 @@
 import Foundation
-import Logging
-import Tiering
 
 /// Paths of archived files read, waiting to be recalled.
 final class RecallQueue: @unchecked Sendable {

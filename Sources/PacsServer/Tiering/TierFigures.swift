@@ -1,4 +1,3 @@
-import Foundation
 import Tiering
 
 /// The storage figures an admin watches (`pacs tier status`, `GET /api/v1/admin/tier`): what each tier holds

@@ -1,5 +1,4 @@
 import Foundation
-import Hummingbird
 import Synchronization
 
 /// The log file, appended to line by line from any request.

@@ -1,6 +1,6 @@
 import DICOM
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import NIOCore
 
 /// gzip for JSON answers (listings, DICOM JSON metadata) when the client accepts it: on a slow link the

@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import NIOCore
 
 /// `/api/v1/studies/{study}/diagnostic`, `/notes`, `/annotations`, `/report`: what reading doctors record about
 /// a study, versioned with author and time. Writing an entry raises the study's status to its kind's.

@@ -1,6 +1,5 @@
 import DICOM
 import DIMSE
-import Foundation
 import Hummingbird
 import HTTPTypes
 import Logging

@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import NIOCore
 
 /// `/api/v1/studies/{study}/status`: a study's diagnosis status and its history; reading doctors move a study forward
 /// through the workflow, admins may also move it back, with a reason. Every change is kept with who and when.

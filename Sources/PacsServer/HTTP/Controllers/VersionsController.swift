@@ -1,6 +1,5 @@
 import Codecs
 import DICOM
-import Foundation
 import Hummingbird
 import HTTPTypes
 import NIOCore

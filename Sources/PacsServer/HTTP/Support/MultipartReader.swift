@@ -1,5 +1,4 @@
 import Foundation
-import Hummingbird
 import NIOCore
 
 /// Splits a multipart body into parts as its bytes arrive, holding at most one part (and one read) in memory.

@@ -1,6 +1,3 @@
-import DICOM
-import Foundation
-import Tiering
 
 public struct DerivationCounts: Sendable, Equatable, Codable {
     public var pending: Int

@@ -1,6 +1,3 @@
-import DICOM
-import Foundation
-import Tiering
 
 /// A claimed derivation job.
 public struct DerivationJob: Sendable, Equatable {

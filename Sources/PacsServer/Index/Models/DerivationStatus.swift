@@ -1,6 +1,3 @@
-import DICOM
-import Foundation
-import Tiering
 
 public struct DerivationStatus: Sendable, Equatable, Codable {
     /// pending, running or done.

@@ -1,6 +1,3 @@
-import DICOM
-import Foundation
-import Tiering
 
 /// One frame's compressed codestream inside a stored file.
 public struct FrameLayout: Sendable, Equatable, Codable {

@@ -1,6 +1,4 @@
 import DICOM
-import Foundation
-import Tiering
 
 /// The attributes of one instance that the index keeps, taken from its dataset at ingest.
 public struct IndexedAttributes: Sendable, Equatable {

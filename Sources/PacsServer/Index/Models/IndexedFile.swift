@@ -1,6 +1,3 @@
-import DICOM
-import Foundation
-import Tiering
 
 /// A stored file and the instance it belongs to.
 public struct IndexedFile: Sendable, Equatable {

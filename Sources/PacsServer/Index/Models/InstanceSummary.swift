@@ -1,6 +1,3 @@
-import DICOM
-import Foundation
-import Tiering
 
 public struct InstanceSummary: Sendable, Equatable, Codable {
     public var sopInstanceUID: String

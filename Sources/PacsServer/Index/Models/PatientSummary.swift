@@ -1,6 +1,3 @@
-import DICOM
-import Foundation
-import Tiering
 
 public struct PatientSummary: Sendable, Equatable, Codable {
     public var patientID: String

@@ -1,6 +1,4 @@
 import DICOM
-import Foundation
-import Tiering
 
 /// What recording an instance did.
 public enum RecordOutcome: Sendable, Equatable {

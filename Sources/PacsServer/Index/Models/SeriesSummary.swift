@@ -1,6 +1,3 @@
-import DICOM
-import Foundation
-import Tiering
 
 public struct SeriesSummary: Sendable, Equatable, Codable {
     public var seriesInstanceUID: String

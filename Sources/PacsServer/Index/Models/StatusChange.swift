@@ -1,6 +1,3 @@
-import DICOM
-import Foundation
-import Tiering
 
 /// One change of a study's diagnosis status.
 public struct StatusChange: Sendable, Equatable, Codable {

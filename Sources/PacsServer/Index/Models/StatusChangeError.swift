@@ -1,6 +1,3 @@
-import DICOM
-import Foundation
-import Tiering
 
 /// Why a status change was refused.
 public enum StatusChangeError: Error, Equatable, CustomStringConvertible {

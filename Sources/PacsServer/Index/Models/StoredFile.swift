@@ -1,6 +1,5 @@
 import DICOM
 import Foundation
-import Tiering
 
 /// One stored copy of one version of an instance, as the index records it.
 public struct StoredFile: Sendable, Equatable, Codable {

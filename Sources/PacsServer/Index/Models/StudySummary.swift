@@ -1,6 +1,3 @@
-import DICOM
-import Foundation
-import Tiering
 
 public struct StudySummary: Sendable, Equatable, Codable {
     public var studyInstanceUID: String

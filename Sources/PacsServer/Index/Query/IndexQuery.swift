@@ -1,6 +1,3 @@
-import DICOM
-import Foundation
-import Tiering
 
 /// A query over the index, as C-FIND and QIDO-RS ask it. Empty fields match everything.
 public struct IndexQuery: Sendable, Equatable {

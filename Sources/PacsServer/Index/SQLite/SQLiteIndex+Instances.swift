@@ -1,4 +1,3 @@
-import Foundation
 import GRDB
 
 /// Patients, studies, series, instances and their stored files (`InstanceIndex`).
