@@ -35,14 +35,16 @@ public final class TierMover: Sendable {
     // MARK: The lock
 
     /// Runs `body` holding the mover lock, waiting for another mover up to `seconds` (nil: as long as it
-    /// takes), then failing with `.busy`. Every method below expects the caller to hold the lock.
+    /// takes), then failing with `.busy`; a stop (`keepGoing`) ends the wait with `.stopping`. Every method below
+    /// expects the caller to hold the lock.
     public func exclusively<T>(waitUpTo seconds: Double? = 0, _ body: () throws -> T) throws -> T {
         let fd = open(lockURL.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StoreError.from(errno: errno, path: lockURL.path, operation: "open lock") }
         defer { close(fd) }
-        let deadline = Date().addingTimeInterval(seconds ?? 0)
-        while flock(fd, LOCK_EX | (seconds == nil ? 0 : LOCK_NB)) != 0 {
+        let deadline = seconds.map { Date().addingTimeInterval($0) } ?? .distantFuture
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK || errno == EINTR else { throw StoreError.from(errno: errno, path: lockURL.path, operation: "lock") }
+            guard keepGoing() else { throw TierError.stopping }
             guard Date() < deadline else { throw TierError.busy }
             Thread.sleep(forTimeInterval: 0.05)
         }
@@ -314,11 +316,13 @@ public final class TierMover: Sendable {
         return nil
     }
 
-    /// Sleeps as needed to keep to the policy's bandwidth.
+    /// Sleeps as needed to keep to the policy's bandwidth; a stop cuts the sleep short (the batch is copied).
     private func throttle(bytes: Int64, since started: Date) {
         guard let limit = policy.bandwidth, limit > 0 else { return }
-        let ahead = Double(bytes) / Double(limit) - Date().timeIntervalSince(started)
-        if ahead > 0 { Thread.sleep(forTimeInterval: ahead) }
+        let until = started.addingTimeInterval(Double(bytes) / Double(limit))
+        while keepGoing(), Date() < until {
+            Thread.sleep(forTimeInterval: min(0.1, until.timeIntervalSinceNow))
+        }
     }
 
     // MARK: Recovery

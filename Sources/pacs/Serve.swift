@@ -56,18 +56,20 @@ struct Serve: AsyncParsableCommand {
         let http = try HTTPService.application(store: store, ingest: ingest, policies: policies, gate: gate, tiering: tiering, tieringLoop: tieringLoop,
                                                events: events, codecs: codecs, blocking: blocking, host: host, port: httpPort ?? network.httpPort,
                                                logger: Logger(label: "strata.http"))
-        // One lifecycle for every long-running part. SIGTERM or SIGINT stops them in the reverse of this order: the
-        // DICOM listener first (no new association; the requests in hand answered), event streams, HTTP (requests in
-        // hand finished), tiering (after the batch in hand), derivation (the jobs in hand finished or put back), the
-        // policy watcher, the codec workers, and the blocking threads last.
+        // One lifecycle for every long-running part. SIGTERM or SIGINT stops them in the reverse of this order: tiering
+        // first (every pass and recall, an admin's included, ends after the batch in hand), the DICOM listener (no
+        // new association; the requests in hand answered, up to 5 s), event streams, HTTP (requests in hand
+        // finished), derivation (the jobs in hand finished within 5 s or put back), the policy watcher, the codec
+        // workers, and the blocking threads last.
         var configuration = ServiceGroupConfiguration(
             services: [blocking, codecs, derivationCodecs, PolicyWatcher(policies: policies, logger: Logger(label: "strata.policies")),
-                       derivation, tieringLoop, http, events, dicom],
+                       derivation, http, events, dicom, tieringLoop],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         // A stop is bounded whatever the peers do (a client reading slowly, an association that never ends): after
-        // 10 s what is still running is cancelled, and given 3 s more.
+        // 10 s what still runs is cancelled. (A service still running 4 s later makes swift-service-lifecycle end the
+        // process: a bug of ours, not a peer's.)
         configuration.maximumGracefulShutdownDuration = .seconds(10)
-        configuration.maximumCancellationDuration = .seconds(3)
+        configuration.maximumCancellationDuration = .seconds(4)
         let services = ServiceGroup(configuration: configuration)
         logger.info("policies loaded; edit \(policies.folder.path) or send SIGTERM/SIGHUP")
         try await services.run()

@@ -64,7 +64,7 @@ public final class PacsDIMSEService: DIMSEService {
     }
 
     /// Waits (up to `limit`) until no request is being served: a shutdown answers what it has accepted.
-    public func drain(limit: Duration = .seconds(10)) async {
+    public func drain(limit: Duration = .seconds(5)) async {
         let clock = ContinuousClock()
         let deadline = clock.now + limit
         while inFlight.load(ordering: .relaxed) > 0, clock.now < deadline {

@@ -1,10 +1,9 @@
 import Foundation
 import ServiceLifecycle
-import Synchronization
 
 /// The tiering inside the server, one of its services: passes of the mover on the policy's schedule (and when an
-/// admin asks), and recalls of archived files as they are read. A stopping server ends a pass in hand after the batch
-/// it is copying.
+/// admin asks), and recalls of archived files as they are read. Its stop stops the tiering service: every pass (the
+/// loop's, or one an admin asked for over HTTP) and recall ends after the batch it is copying.
 public final class TieringLoop: Service, Sendable {
     let tiering: TieringService
     /// Runs passes and recalls, which block on disk for long, off the cooperative threads.
@@ -13,8 +12,6 @@ public final class TieringLoop: Service, Sendable {
     /// What wakes the loop: an admin asking for a pass, an archived file read, the next pass's time.
     private enum Wake { case pass, recall, time }
     private let wakes = AsyncStream.makeStream(of: Wake.self, bufferingPolicy: .bufferingNewest(16))
-    /// Set when the server stops.
-    private let stopping = Atomic<Bool>(false)
 
     public init(tiering: TieringService, blocking: BlockingPool) {
         self.tiering = tiering
@@ -29,9 +26,10 @@ public final class TieringLoop: Service, Sendable {
         var nextPass = Date()
         var wakeUps = wakes.stream.makeAsyncIterator()
         await withGracefulShutdownHandler {
-            while true {
+            // Wake-ups queued before a stop are not served.
+            while !tiering.isStopping {
                 if Date() >= nextPass {
-                    _ = try? await blocking.run { tiering.runPass { !self.stopping.load(ordering: .relaxed) } }
+                    _ = try? await blocking.run { tiering.runPass() }
                     nextPass = Date().addingTimeInterval(tiering.policy.runEvery)
                 }
                 _ = try? await blocking.run { tiering.recall(read: recallQueue.take()) }
@@ -48,8 +46,8 @@ public final class TieringLoop: Service, Sendable {
                 case .recall?, .time?: break
                 }
             }
-        } onGracefulShutdown: { [self] in
-            stopping.store(true, ordering: .relaxed)
+        } onGracefulShutdown: { [tiering, wakes] in
+            tiering.stop()
             wakes.continuation.finish()
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import Tiering
 
 /// Runs the tiering inside the server and for `pacs tier`: passes of the mover on the policy's schedule
@@ -9,6 +10,8 @@ public final class TieringService: Sendable {
     public let store: DataStore
     public let policies: PolicyStore
     let logger: Logger
+    /// Set when the server stops: every mover of this service ends after the batch in hand, and none starts.
+    private let stopping = Atomic<Bool>(false)
 
     public init(store: DataStore, policies: PolicyStore, logger: Logger) {
         self.store = store
@@ -17,6 +20,19 @@ public final class TieringService: Sendable {
     }
 
     var policy: TieringPolicy { policies.current.tiering }
+
+    /// Stops the tiering of a stopping server: passes (the loop's and those an admin asked for) and recalls end after
+    /// the batch in hand.
+    func stop() {
+        stopping.store(true, ordering: .relaxed)
+    }
+
+    var isStopping: Bool { stopping.load(ordering: .relaxed) }
+
+    /// A mover that stops when the service does.
+    private func mover() -> TierMover {
+        store.mover(policy: policy) { [self] in !isStopping }
+    }
 
     /// What one pass found and did.
     public struct PassResult: Sendable {
@@ -28,11 +44,9 @@ public final class TieringService: Sendable {
     }
 
     /// One pass as of `now`: recover, plan and move, then due prefetches and the scrub's share; with `dryRun`
-    /// only the plan. Waits up to `wait` seconds for another mover (a recall in progress) to finish. `keepGoing` is
-    /// asked between batches (a stopping server ends the pass after the batch in hand).
-    public func pass(now: Double, dryRun: Bool, scrubLimit: Int? = nil, wait: Double = 30,
-                     keepGoing: @escaping @Sendable () -> Bool = { true }) throws -> PassResult {
-        let mover = store.mover(policy: policy, keepGoing: keepGoing)
+    /// only the plan. Waits up to `wait` seconds for another mover (a recall in progress) to finish.
+    public func pass(now: Double, dryRun: Bool, scrubLimit: Int? = nil, wait: Double = 30) throws -> PassResult {
+        let mover = mover()
         let usage = try usage()
         return try mover.exclusively(waitUpTo: wait) {
             let (plan, report) = try mover.run(now: now, dryRun: dryRun, usage: usage)
@@ -77,7 +91,7 @@ public final class TieringService: Sendable {
     /// Recalls a study's archived files to the fast tier for the policy's time to live.
     public func recall(studies: [String], now: Double, reason: String) throws -> TierReport {
         let objects = try store.index.tieredObjects(studyInstanceUIDs: studies, patientID: nil)
-        let mover = store.mover(policy: policy)
+        let mover = mover()
         return try mover.exclusively(waitUpTo: 120) { try mover.recall(objects, ttl: policy.recallTTL, reason: reason, now: now) }
     }
 
@@ -102,9 +116,9 @@ public final class TieringService: Sendable {
     }
 
     /// A pass for the server's loop, its outcome logged.
-    func runPass(keepGoing: @escaping @Sendable () -> Bool) {
+    func runPass() {
         do {
-            let result = try pass(now: Date().timeIntervalSince1970, dryRun: false, keepGoing: keepGoing)
+            let result = try pass(now: Date().timeIntervalSince1970, dryRun: false)
             let report = result.report
             for warning in result.plan.warnings { logger.error("\(warning)") }
             for line in report.recovered { logger.notice("tiering: \(line)") }
@@ -115,6 +129,8 @@ public final class TieringService: Sendable {
             }
         } catch TierError.busy {
             logger.info("tiering: another mover is running; next pass later")
+        } catch TierError.stopping {
+            return
         } catch {
             logger.error("tiering: \(error)")
         }
@@ -125,11 +141,13 @@ public final class TieringService: Sendable {
         guard !paths.isEmpty, policy.recallOnRead else { return }
         do {
             let objects = try paths.compactMap { try store.index.tieredObject(path: $0) }
-            let mover = store.mover(policy: policy)
+            let mover = mover()
             let report = try mover.exclusively(waitUpTo: nil) {
                 try mover.recall(objects, ttl: policy.recallTTL, reason: "read from the archive", now: Date().timeIntervalSince1970)
             }
             if report.recalled > 0 { logger.info("tiering: recalled \(report.recalled) archived files that were read") }
+        } catch TierError.stopping {
+            return
         } catch {
             logger.error("tiering: recall after read failed: \(error)")
         }
