@@ -94,10 +94,12 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/WorkstationCLI"),
 
-        .testTarget(name: "DICOMTests", dependencies: ["DICOM"], path: "Tests/DICOMTests"),
+        // What several test targets share (a seeded random generator).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestSupport"], path: "Tests/DICOMTests"),
         .testTarget(name: "DIMSETests", dependencies: ["DIMSE", "DICOM", .product(name: "NIOCore", package: "swift-nio"),
                                                      .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/DIMSETests"),
-        .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DICOM"], path: "Tests/CodecsTests"),
+        .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DICOM", "TestSupport"], path: "Tests/CodecsTests"),
         .testTarget(name: "TieringTests", dependencies: ["Tiering"], path: "Tests/TieringTests"),
         .testTarget(name: "PacsServerTests", dependencies: [
             "PacsServer", "DICOM", "Tiering", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "NIOCore", package: "swift-nio"),

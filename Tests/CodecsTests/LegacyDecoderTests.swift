@@ -1,5 +1,6 @@
 import Codecs
 import Testing
+import TestSupport
 
 /// RLE, JPEG lossless and JPEG baseline decoding. Reference pixels are `Fixtures/expected/*.pixels`,
 /// written by `Fixtures/make_expected_pixels.py` from pydicom's `pixel_array` (native little-endian cells,
@@ -371,21 +372,4 @@ struct LegacyDecoderTests {
     static func native(_ values: [Int], _ description: FrameDescription) -> [UInt8] {
         NativeSamples.write(values.map { Int32($0) }, description)
     }
-}
-
-/// A small deterministic generator for test data.
-struct SplitMix {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }

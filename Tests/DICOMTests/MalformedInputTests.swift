@@ -1,5 +1,6 @@
 import DICOM
 import Testing
+import TestSupport
 
 @Suite("Malformed input is an error, never a crash")
 struct MalformedInputTests {
@@ -71,7 +72,7 @@ struct MalformedInputTests {
         for cut in stride(from: 0, to: bytes.count, by: 7) {
             check(Array(bytes[..<cut]), "the first \(cut) bytes")
         }
-        var generator = SeededGenerator(seed: 20261207)
+        var generator = SplitMix(seed: 20261207)
         for _ in 0..<2000 {
             var mutated = bytes
             let position = Int.random(in: 128..<min(bytes.count, 3000), using: &generator)

@@ -30,11 +30,7 @@ extension AccessPolicy {
         var roles: [Role: Matrix] = [:]
         if let map = yaml.mapping("roles") {
             for name in map.keys {
-                guard let role = Role(rawValue: name) else {
-                    map.problem(name, "\"\(name)\" is not a role: use \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
-                    _ = map.value(name)
-                    continue
-                }
+                guard let role = role(name, in: map) else { continue }
                 if map.value(name)?.string == "all" {
                     roles[role] = Dictionary(uniqueKeysWithValues: DiagnosisStatus.allCases.map { ($0, Set(versions)) })
                 } else if map.value(name)?.mapping != nil {
@@ -48,11 +44,7 @@ extension AccessPolicy {
         var hidden: [Role: Set<DiagnosisStatus>] = [:]
         if let map = yaml.mapping("hidden") {
             for name in map.keys {
-                guard let role = Role(rawValue: name) else {
-                    map.problem(name, "\"\(name)\" is not a role: use \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
-                    _ = map.value(name)
-                    continue
-                }
+                guard let role = role(name, in: map) else { continue }
                 for text in map.strings(name) ?? [] {
                     guard let status = DiagnosisStatus(name: text) else {
                         map.problem(name, "\"\(text)\" is not a status: use \(DiagnosisStatus.allCases.map(\.name).joined(separator: ", "))")
@@ -76,6 +68,14 @@ extension AccessPolicy {
         }
         yaml.finish()
         return policy
+    }
+
+    /// The role a key of `map` names; a key that names none is a problem, its value set aside.
+    private static func role(_ name: String, in map: YAMLReader) -> Role? {
+        if let role = Role(rawValue: name) { return role }
+        map.problem(name, "\"\(name)\" is not a role: use \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+        _ = map.value(name)
+        return nil
     }
 
     private static func readMatrix(_ map: YAMLReader?, versions: [String], complete: Bool) -> Matrix {
